@@ -1,0 +1,88 @@
+"""Write and read the audit log. Every staff/integration mutation calls `record`."""
+
+from __future__ import annotations
+
+import contextvars
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalist import clock
+from loyalist.audit.models import AuditEntry
+from loyalist.audit.schemas import AuditPage, AuditRead
+from loyalist.types import Actor
+
+# Set by the API middleware so that audit rows can be joined with request logs.
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "loyalist_request_id", default=None
+)
+
+
+def jsonable(value: Any) -> Any:
+    """Make before/after snapshots JSON-safe (Decimal as string, datetimes ISO)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: Any = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit row in the caller's transaction (so it commits or rolls back with it)."""
+    entry = AuditEntry(
+        occurred_at=clock.now(),
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
+        request_id=current_request_id.get(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_entries(
+    session: Session,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    action: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> AuditPage:
+    """Newest first, filtered by target and/or action."""
+    query = select(AuditEntry)
+    if target_type:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id:
+        query = query.where(AuditEntry.target_id == str(target_id))
+    if action:
+        query = query.where(AuditEntry.action == action)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return AuditPage(
+        items=[AuditRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
