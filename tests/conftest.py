@@ -44,7 +44,8 @@ def _worker_suffix(config: pytest.Config) -> str:
 def _prepare_postgres(config: pytest.Config) -> str:
     """Create (or reset) a private database for this test process and return its URL."""
     base = make_url(_pg_base_url())
-    name = f"{base.database}_loyalist{_worker_suffix(config)}"
+    # Unique per process: several test runs (developers, CI) may share one server.
+    name = f"{base.database}_loyalist{_worker_suffix(config)}_{os.getpid()}"
     admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT",
                         pool_size=1, max_overflow=0)
     try:
@@ -58,6 +59,15 @@ def _prepare_postgres(config: pytest.Config) -> str:
     finally:
         admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = make_engine(make_url(_pg_base_url()).render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(
@@ -75,6 +85,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     upgrade(eng)
     yield eng
     eng.dispose()
+    if request.param == "postgres":
+        _drop_postgres(url)
 
 
 @pytest.fixture
