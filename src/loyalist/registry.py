@@ -25,3 +25,17 @@ def load_all_models() -> list[str]:
         importlib.import_module(f"loyalist.{info.name}.models")
         loaded.append(info.name)
     return loaded
+
+
+def load_all_services() -> list[str]:
+    """Import every `loyalist.<domain>.service` so that domains register their hooks
+    (merge, export, erasure handlers) before a cross-domain operation runs."""
+    loaded: list[str] = []
+    for info in pkgutil.iter_modules(loyalist.__path__):
+        if not info.ispkg:
+            continue
+        if importlib.util.find_spec(f"loyalist.{info.name}.service") is None:
+            continue
+        importlib.import_module(f"loyalist.{info.name}.service")
+        loaded.append(info.name)
+    return loaded

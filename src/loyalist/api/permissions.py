@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "vouchers:consume": STAFF_AND_INTEGRATION,
     "tiers:read": READERS,
     "tiers:write": MANAGERS,
+    "purchases:read": READERS,
     # analytics
     "analytics:read": frozenset({Role.admin, Role.manager, Role.analyst}),
     # administration
