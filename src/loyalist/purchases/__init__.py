@@ -1,0 +1,1 @@
+"""Purchases: what customers bought and returned. Tiers (spend) and analytics read it."""

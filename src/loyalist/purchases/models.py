@@ -1,0 +1,67 @@
+"""Purchase tables. Analytics reads `purchases`/`purchase_lines` with plain SQL, so the column
+set is a published contract: add columns only deliberately.
+
+`order_ref` is unique across the installation (one shop order id space); returns reference a
+purchase by it. `event_id` points at the ingested event that created the row (no FK: the events
+domain sits above this one and bulk import inserts both sides in one statement each).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalist.db import Base
+from loyalist.types import BigId, MoneyType, UTCDateTime
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), nullable=False)
+    order_ref: Mapped[str] = mapped_column(String(100), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    gross_amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    discount_amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    net_amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    refunded_amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    store: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("order_ref"),
+        Index("ix_purchases_customer_occurred", "customer_id", "occurred_at"),
+    )
+
+
+class PurchaseLine(Base):
+    __tablename__ = "purchase_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), nullable=False, index=True)
+    sku: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    discount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    line_total: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    returned_quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class PurchaseReturn(Base):
+    """One row per return/refund against a purchase (full or partial)."""
+
+    __tablename__ = "purchase_returns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), nullable=False, index=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), nullable=False, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
+    event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
