@@ -1,0 +1,521 @@
+"""Tiers: definitions, customer status, upgrades at once, downgrades only after grace.
+
+Rules (why they are shaped this way):
+- A customer *qualifies* for the highest-ranked active tier whose own metric (points earned or
+  net spend over its rolling window ``[as_of - window_days, as_of)``) reaches its threshold.
+- `evaluate_customer` runs after every earn/purchase (called by events). It only ever moves a
+  customer up (or clears a grace period when they are back above their tier's threshold):
+  a downgrade right after a return or a quiet week would feel punitive and flap.
+- `reevaluate_all` is the periodic job. A customer below their tier's threshold first gets a
+  grace period (`grace_until = as_of + tier.grace_days`); only a re-evaluation at or after
+  `grace_until`, still below, downgrades them (straight to the tier they now qualify for).
+  A tier with `grace_days = 0` downgrades at the re-evaluation itself.
+- Every change is a `tier_history` row, an audit row and a `tier_change` timeline entry.
+
+Metrics come from the ledger (points) and purchases (spend) services. Re-evaluation computes
+them per (metric, window) for all customers at once when those services offer a bulk
+function, and falls back to one call per customer otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalist import clock
+from loyalist.audit import service as audit
+from loyalist.errors import Conflict, NotFound, ValidationFailed
+from loyalist.tiers.models import CustomerTier, TierDefinition, TierHistory
+from loyalist.tiers.schemas import (
+    CustomerTierView,
+    ReevaluationResult,
+    TierChange,
+    TierCreate,
+    TierProgress,
+    TierRead,
+    TierStatusRead,
+    TierUpdate,
+)
+from loyalist.types import SYSTEM, Actor
+
+MetricKey = tuple[str, int]  # (metric, window_days)
+ZERO = Decimal("0")
+
+# ---------------------------------------------------------------------------------------------
+# Definitions (CRUD)
+# ---------------------------------------------------------------------------------------------
+
+
+def _snapshot(row: TierDefinition) -> dict[str, Any]:
+    return TierRead.model_validate(row).model_dump(exclude={"created_at", "updated_at"})
+
+
+def _check_unique(session: Session, *, code: str | None, rank: int | None, exclude_id: int | None) -> None:
+    if code is not None:
+        q = select(TierDefinition.id).where(TierDefinition.code == code)
+        if exclude_id is not None:
+            q = q.where(TierDefinition.id != exclude_id)
+        if session.scalar(q) is not None:
+            raise Conflict(f"code: tier {code!r} already exists", field="code")
+    if rank is not None:
+        q = select(TierDefinition.code).where(TierDefinition.rank == rank)
+        if exclude_id is not None:
+            q = q.where(TierDefinition.id != exclude_id)
+        other = session.scalar(q)
+        if other is not None:
+            raise Conflict(f"rank: rank {rank} is already used by tier {other!r}", field="rank")
+
+
+def create_tier(session: Session, *, data: TierCreate, actor: Actor) -> TierRead:
+    _check_unique(session, code=data.code, rank=data.rank, exclude_id=None)
+    now = clock.now()
+    row = TierDefinition(
+        code=data.code, name=data.name, rank=data.rank, metric=data.metric, window_days=data.window_days,
+        threshold=data.threshold, multiplier=data.multiplier, benefits=list(data.benefits),
+        grace_days=data.grace_days, active=data.active, created_at=now, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="tier.create", target_type="tier", target_id=row.id,
+                 after=_snapshot(row))
+    return TierRead.model_validate(row)
+
+
+def _get_row(session: Session, tier_id: int) -> TierDefinition:
+    row = session.get(TierDefinition, tier_id)
+    if row is None:
+        raise NotFound(f"tier {tier_id} not found", field="tier_id")
+    return row
+
+
+def get_tier(session: Session, tier_id: int) -> TierRead:
+    return TierRead.model_validate(_get_row(session, tier_id))
+
+
+def get_tier_by_code(session: Session, code: str) -> TierRead:
+    row = session.scalar(select(TierDefinition).where(TierDefinition.code == code))
+    if row is None:
+        raise NotFound(f"tier {code!r} not found", field="code")
+    return TierRead.model_validate(row)
+
+
+def list_tiers(session: Session, *, active: bool | None = None) -> list[TierRead]:
+    q = select(TierDefinition).order_by(TierDefinition.rank)
+    if active is not None:
+        q = q.where(TierDefinition.active == active)
+    return [TierRead.model_validate(r) for r in session.scalars(q)]
+
+
+def update_tier(session: Session, *, tier_id: int, data: TierUpdate, actor: Actor) -> TierRead:
+    row = _get_row(session, tier_id)
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise ValidationFailed(f"{name}: may not be null", field=name)
+    if "rank" in changes:
+        _check_unique(session, code=None, rank=changes["rank"], exclude_id=row.id)
+    before = _snapshot(row)
+    for name, value in changes.items():
+        setattr(row, name, list(value) if name == "benefits" else value)
+    row.updated_at = clock.now()
+    session.flush()
+    audit.record(session, actor=actor, action="tier.update", target_type="tier", target_id=row.id,
+                 before=before, after=_snapshot(row))
+    return TierRead.model_validate(row)
+
+
+def deactivate_tier(session: Session, *, tier_id: int, actor: Actor) -> TierRead:
+    """Retire a tier: nobody qualifies for it any more; holders move down at re-evaluation
+    (after their grace period). Rows are kept because history refers to them."""
+    return update_tier(session, tier_id=tier_id, data=TierUpdate(active=False), actor=actor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def _window(as_of: datetime, window_days: int) -> tuple[datetime, datetime]:
+    return as_of - timedelta(days=window_days), as_of
+
+
+def _metric_one(session: Session, key: MetricKey, customer_id: int, as_of: datetime) -> Decimal:
+    metric, days = key
+    since, until = _window(as_of, days)
+    if metric == "points":
+        from loyalist.ledger import service as ledger
+
+        return Decimal(int(ledger.points_earned_in_window(session, customer_id, since=since, until=until)))
+    from loyalist.purchases import service as purchases
+
+    return Decimal(purchases.spend_in_window(session, customer_id, since=since, until=until))
+
+
+def _metric_bulk(
+    session: Session, key: MetricKey, as_of: datetime, customer_ids: Iterable[int]
+) -> dict[int, Decimal]:
+    """Metric per customer; set-based when the owning service offers a bulk function.
+
+    The bulk functions may also return customers not in `customer_ids` (anyone with activity in
+    the window), which is how re-evaluation discovers customers without a status row yet.
+    """
+    metric, days = key
+    since, until = _window(as_of, days)
+    bulk = None
+    if metric == "points":
+        from loyalist.ledger import service as ledger
+
+        bulk = getattr(ledger, "points_earned_by_customer", None)
+    else:
+        from loyalist.purchases import service as purchases
+
+        bulk = getattr(purchases, "spend_by_customer", None)
+    if bulk is not None:
+        return {int(k): Decimal(v) for k, v in bulk(session, since=since, until=until).items()}
+    return {cid: _metric_one(session, key, cid, as_of) for cid in customer_ids}
+
+
+# ---------------------------------------------------------------------------------------------
+# Status and evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+def _active_tiers(session: Session) -> list[TierDefinition]:
+    """Active tiers, best first."""
+    q = select(TierDefinition).where(TierDefinition.active.is_(True)).order_by(TierDefinition.rank.desc())
+    return list(session.scalars(q))
+
+
+def _qualifying(
+    tiers: list[TierDefinition], values: dict[MetricKey, Decimal]
+) -> TierDefinition | None:
+    for tier in tiers:  # best first
+        if values.get((tier.metric, tier.window_days), ZERO) >= tier.threshold:
+            return tier
+    return None
+
+
+def _status_read(row: CustomerTier, tier: TierDefinition) -> TierStatusRead:
+    return TierStatusRead(
+        customer_id=row.customer_id, tier_id=tier.id, code=tier.code, name=tier.name, rank=tier.rank,
+        multiplier=tier.multiplier, benefits=list(tier.benefits), since=row.since,
+        grace_until=row.grace_until, metric_value=row.metric_value, evaluated_at=row.evaluated_at,
+    )
+
+
+def current_tier(session: Session, customer_id: int) -> TierStatusRead | None:
+    """The customer's tier now, or None when they hold no tier (never qualified, or dropped out)."""
+    found = session.execute(
+        select(CustomerTier, TierDefinition)
+        .join(TierDefinition, TierDefinition.id == CustomerTier.tier_id)
+        .where(CustomerTier.customer_id == customer_id)
+    ).first()
+    if found is None:
+        return None
+    return _status_read(found[0], found[1])
+
+
+def _change_read(row: TierHistory, tiers: dict[int, TierDefinition]) -> TierChange:
+    src = tiers.get(row.from_tier_id) if row.from_tier_id is not None else None
+    dst = tiers.get(row.to_tier_id) if row.to_tier_id is not None else None
+    return TierChange(
+        id=row.id, customer_id=row.customer_id,
+        from_code=src.code if src else None, to_code=dst.code if dst else None,
+        from_rank=src.rank if src else None, to_rank=dst.rank if dst else None,
+        reason=row.reason,  # type: ignore[arg-type]
+        metric_value=row.metric_value, grace_until=row.grace_until, at=row.at, actor=row.actor,
+    )
+
+
+def _all_tiers_by_id(session: Session) -> dict[int, TierDefinition]:
+    return {t.id: t for t in session.scalars(select(TierDefinition))}
+
+
+_SUMMARY = {
+    "upgrade": "Tier upgraded: {src} -> {dst}",
+    "downgrade": "Tier changed: {src} -> {dst}",
+    "grace_started": "{src} status below threshold; kept until {grace}",
+    "grace_cleared": "{src} status secured again",
+    "merge": "Tier after merge: {src} -> {dst}",
+}
+
+
+def _record_change(
+    session: Session,
+    *,
+    customer_id: int,
+    reason: str,
+    src: TierDefinition | None,
+    dst: TierDefinition | None,
+    value: Decimal | None,
+    grace_until: datetime | None,
+    at: datetime,
+    actor: Actor,
+    tiers: dict[int, TierDefinition],
+) -> TierChange:
+    """History row + audit row + timeline entry for one change, in the caller's transaction."""
+    hist = TierHistory(
+        customer_id=customer_id, from_tier_id=src.id if src else None, to_tier_id=dst.id if dst else None,
+        reason=reason, metric_value=value, grace_until=grace_until, at=at, actor=actor.label,
+    )
+    session.add(hist)
+    session.flush()
+    change = _change_read(hist, tiers)
+    audit.record(
+        session, actor=actor, action=f"tier.{reason}", target_type="customer", target_id=customer_id,
+        before={"tier": change.from_code}, after={"tier": change.to_code, "grace_until": grace_until,
+                                                   "metric_value": value},
+    )
+    summary = _SUMMARY[reason].format(
+        src=src.name if src else "no tier", dst=dst.name if dst else "no tier",
+        grace=grace_until.date().isoformat() if grace_until else "",
+    )
+    from loyalist.interactions import service as interactions
+
+    interactions.record(
+        session, customer_id=customer_id, kind="tier_change", channel="system", summary=summary,
+        direction="internal", occurred_at=at, actor=actor, source_type="tier_change",
+        source_id=str(hist.id), data=change.model_dump(mode="json"),
+    )
+    return change
+
+
+def _apply(
+    session: Session,
+    *,
+    customer_id: int,
+    row: CustomerTier | None,
+    tiers: dict[int, TierDefinition],
+    qualifying: TierDefinition | None,
+    values: dict[MetricKey, Decimal],
+    as_of: datetime,
+    actor: Actor,
+    allow_downgrade: bool,
+) -> TierChange | None:
+    """Move one customer to where the rules say; return the change recorded, if any."""
+    current = tiers.get(row.tier_id) if row is not None and row.tier_id is not None else None
+    cur_rank = current.rank if current else -1
+    q_rank = qualifying.rank if qualifying else -1
+    shown = qualifying or current
+    value = values.get((shown.metric, shown.window_days), ZERO) if shown else None
+    if row is not None:
+        row.evaluated_at = as_of
+        row.metric_value = value
+
+    def _move(to: TierDefinition | None, reason: str) -> TierChange:
+        nonlocal row
+        if row is None:
+            row = CustomerTier(customer_id=customer_id, tier_id=None, since=as_of, evaluated_at=as_of)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:  # a concurrent evaluation created it first
+                row = session.get(CustomerTier, customer_id, populate_existing=True, with_for_update=True)
+                assert row is not None
+        row.tier_id = to.id if to else None
+        row.since = as_of
+        row.grace_until = None
+        row.metric_value = values.get((to.metric, to.window_days), ZERO) if to else value
+        row.evaluated_at = as_of
+        session.flush()
+        return _record_change(session, customer_id=customer_id, reason=reason, src=current, dst=to,
+                              value=row.metric_value, grace_until=None, at=as_of, actor=actor, tiers=tiers)
+
+    if q_rank > cur_rank:
+        return _move(qualifying, "upgrade")
+    if row is None:
+        return None
+    if q_rank == cur_rank:
+        if row.grace_until is not None:
+            row.grace_until = None
+            session.flush()
+            return _record_change(session, customer_id=customer_id, reason="grace_cleared", src=current,
+                                  dst=current, value=value, grace_until=None, at=as_of, actor=actor,
+                                  tiers=tiers)
+        session.flush()
+        return None
+    # Below the current tier.
+    if not allow_downgrade or current is None:
+        session.flush()
+        return None
+    if row.grace_until is None and current.grace_days > 0:
+        row.grace_until = as_of + timedelta(days=current.grace_days)
+        session.flush()
+        return _record_change(session, customer_id=customer_id, reason="grace_started", src=current,
+                              dst=current, value=value, grace_until=row.grace_until, at=as_of, actor=actor,
+                              tiers=tiers)
+    if row.grace_until is None or as_of >= row.grace_until:
+        return _move(qualifying, "downgrade")
+    session.flush()
+    return None
+
+
+def _values_for(session: Session, tiers: list[TierDefinition], customer_id: int, as_of: datetime
+                ) -> dict[MetricKey, Decimal]:
+    keys = {(t.metric, t.window_days) for t in tiers}
+    return {key: _metric_one(session, key, customer_id, as_of) for key in keys}
+
+
+def evaluate_customer(
+    session: Session, *, customer_id: int, actor: Actor, as_of: datetime | None = None
+) -> TierChange | None:
+    """Upgrade at once when the customer now qualifies for a better tier (never downgrades).
+
+    Also clears a running grace period when the customer is back above their tier's threshold.
+    Returns the change recorded, or None. Called by events after each earn or purchase.
+    """
+    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    active = _active_tiers(session)
+    if not active:
+        return None
+    values = _values_for(session, active, customer_id, as_of)
+    row = session.get(CustomerTier, customer_id, with_for_update=True)
+    return _apply(session, customer_id=customer_id, row=row, tiers=_all_tiers_by_id(session),
+                  qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
+                  allow_downgrade=False)
+
+
+def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Actor = SYSTEM
+                   ) -> ReevaluationResult:
+    """The periodic job: upgrades, grace periods, and downgrades after grace, for everyone.
+
+    Metrics are computed once per (metric, window) for all customers; only customers whose
+    status changes are written. Re-running at the same `as_of` changes nothing more.
+    """
+    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    tiers = _all_tiers_by_id(session)
+    active = _active_tiers(session)
+    rows = {r.customer_id: r for r in session.scalars(select(CustomerTier).order_by(CustomerTier.customer_id))}
+    keys = sorted({(t.metric, t.window_days) for t in active})
+    by_key = {key: _metric_bulk(session, key, as_of, rows.keys()) for key in keys}
+    customers = set(rows)
+    for per_customer in by_key.values():
+        customers.update(cid for cid, v in per_customer.items() if v > 0)
+    counts = {"upgrade": 0, "downgrade": 0, "grace_started": 0, "grace_cleared": 0}
+    for cid in sorted(customers):
+        values = {key: by_key[key].get(cid, ZERO) for key in keys}
+        change = _apply(session, customer_id=cid, row=rows.get(cid), tiers=tiers,
+                        qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
+                        allow_downgrade=True)
+        if change is not None:
+            counts[change.reason] += 1
+    session.flush()
+    audit.record(session, actor=actor, action="tier.reevaluate", target_type="tier", target_id=None,
+                 after={"as_of": as_of, "evaluated": len(customers), **counts})
+    return ReevaluationResult(as_of=as_of, evaluated=len(customers), upgraded=counts["upgrade"],
+                              downgraded=counts["downgrade"], grace_started=counts["grace_started"],
+                              grace_cleared=counts["grace_cleared"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Read side: progress, history, the 360 view
+# ---------------------------------------------------------------------------------------------
+
+
+def progress(session: Session, customer_id: int, *, as_of: datetime | None = None) -> TierProgress:
+    """How far the customer is from the next tier, in that tier's metric and window.
+
+    percent = value / next_threshold * 100, capped at 100, one decimal (half-up); a next tier
+    with threshold 0 counts as 100 %. Without a next tier: remaining 0 and 100 %.
+    """
+    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    status = current_tier(session, customer_id)
+    cur_rank = status.rank if status else -1
+    candidates = [t for t in reversed(_active_tiers(session)) if t.rank > cur_rank]
+    nxt = candidates[0] if candidates else None
+    if nxt is None:
+        return TierProgress(current_code=status.code if status else None, next_code=None, metric=None,
+                            window_days=None, value=status.metric_value or ZERO if status else ZERO,
+                            next_threshold=None, remaining=ZERO, percent=Decimal("100.0"))
+    value = _metric_one(session, (nxt.metric, nxt.window_days), customer_id, as_of)
+    remaining = max(ZERO, nxt.threshold - value)
+    if nxt.threshold <= 0:
+        percent = Decimal("100.0")
+    else:
+        percent = min(Decimal(100), value * 100 / nxt.threshold).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return TierProgress(current_code=status.code if status else None, next_code=nxt.code,
+                        metric=nxt.metric,  # type: ignore[arg-type]
+                        window_days=nxt.window_days, value=value, next_threshold=nxt.threshold,
+                        remaining=remaining, percent=percent)
+
+
+def history(session: Session, customer_id: int) -> list[TierChange]:
+    """Newest first."""
+    tiers = _all_tiers_by_id(session)
+    rows = session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
+                           .order_by(TierHistory.at.desc(), TierHistory.id.desc()))
+    return [_change_read(r, tiers) for r in rows]
+
+
+def customer_view(session: Session, customer_id: int, *, as_of: datetime | None = None) -> CustomerTierView:
+    return CustomerTierView(customer_id=customer_id, status=current_tier(session, customer_id),
+                            progress=progress(session, customer_id, as_of=as_of),
+                            history=history(session, customer_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer hooks: merge, export, erasure, 360 view
+# ---------------------------------------------------------------------------------------------
+
+
+def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, actor: Actor) -> None:
+    """The survivor keeps the better of the two tiers (with that tier's since/grace);
+    the duplicate's history moves to the survivor so nothing is lost."""
+    tiers = _all_tiers_by_id(session)
+    session.execute(update(TierHistory).where(TierHistory.customer_id == duplicate_id)
+                    .values(customer_id=survivor_id))
+    dup = session.get(CustomerTier, duplicate_id, with_for_update=True)
+    if dup is None:
+        session.flush()
+        return
+    surv = session.get(CustomerTier, survivor_id, with_for_update=True)
+    dup_tier = tiers.get(dup.tier_id) if dup.tier_id is not None else None
+    surv_tier = tiers.get(surv.tier_id) if surv is not None and surv.tier_id is not None else None
+    snapshot = (dup.tier_id, dup.since, dup.grace_until, dup.metric_value, dup.evaluated_at)
+    session.delete(dup)
+    session.flush()
+    if (dup_tier.rank if dup_tier else -1) > (surv_tier.rank if surv_tier else -1):
+        if surv is None:
+            surv = CustomerTier(customer_id=survivor_id)
+            session.add(surv)
+        surv.tier_id, surv.since, surv.grace_until, surv.metric_value, surv.evaluated_at = snapshot
+        session.flush()
+        _record_change(session, customer_id=survivor_id, reason="merge", src=surv_tier, dst=dup_tier,
+                       value=surv.metric_value, grace_until=surv.grace_until, at=clock.now(), actor=actor,
+                       tiers=tiers)
+    session.flush()
+
+
+def _export_section(session: Session, customer_id: int) -> dict[str, Any]:
+    status = current_tier(session, customer_id)
+    return {
+        "status": status.model_dump(mode="json") if status else None,
+        "history": [c.model_dump(mode="json") for c in history(session, customer_id)],
+    }
+
+
+def _view_section(session: Session, customer_id: int) -> dict[str, Any]:
+    status = current_tier(session, customer_id)
+    return {
+        "status": status.model_dump(mode="json") if status else None,
+        "progress": progress(session, customer_id).model_dump(mode="json"),
+    }
+
+
+def _register_hooks() -> None:
+    try:
+        from loyalist.customers import hooks
+    except ImportError:  # customers domain not present (partial installs, early development)
+        return
+    hooks.register_merge_handler(_merge_handler)
+    hooks.register_export_section("tier", _export_section)
+    hooks.register_view_section("tier", _view_section)
+
+
+_register_hooks()
