@@ -41,6 +41,87 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_log_target", ["target_type", "target_id"], unique=False)
 
     op.create_table(
+        "customers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("external_id", sa.String(length=100), nullable=True),
+        sa.Column("first_name", sa.String(length=100), nullable=True),
+        sa.Column("last_name", sa.String(length=100), nullable=True),
+        sa.Column("display_name", sa.String(length=200), nullable=True),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("phone", sa.String(length=20), nullable=True),
+        sa.Column("birthday", sa.Date(), nullable=True),
+        sa.Column("locale", sa.String(length=20), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.Column("preferred_channel", sa.String(length=20), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("values_note", sa.Text(), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("erased_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["merged_into_id"], ["customers.id"], name=op.f("fk_customers_merged_into_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_customers_external_id")),
+    )
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customers_email"), ["email"], unique=False)
+        batch_op.create_index(batch_op.f("ix_customers_phone"), ["phone"], unique=False)
+
+    op.create_table(
+        "earning_rules",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column(
+            "event_types", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("stacking", sa.String(length=10), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("starts_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "conditions", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("params", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("cap_per_day", sa.BigInteger(), nullable=True),
+        sa.Column("cap_per_month", sa.BigInteger(), nullable=True),
+        sa.Column("budget_total", sa.BigInteger(), nullable=True),
+        sa.Column("budget_used", sa.BigInteger(), nullable=False),
+        sa.Column("pending_days", sa.Integer(), nullable=False),
+        sa.Column("expiry_months", sa.Integer(), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_earning_rules")),
+    )
+    op.create_table(
+        "rewards",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("cost_points", sa.Integer(), nullable=False),
+        sa.Column("value", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("stock", sa.Integer(), nullable=True),
+        sa.Column("redeemed_count", sa.Integer(), nullable=False),
+        sa.Column("valid_from", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("voucher_validity_days", sa.Integer(), nullable=False),
+        sa.Column("limit_per_customer", sa.Integer(), nullable=True),
+        sa.Column("limit_per_period", sa.Integer(), nullable=True),
+        sa.Column("period_days", sa.Integer(), nullable=True),
+        sa.Column("min_tier_rank", sa.Integer(), nullable=True),
+        sa.Column(
+            "tier_codes", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rewards")),
+    )
+    op.create_table(
         "staff_users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
@@ -54,6 +135,27 @@ def upgrade() -> None:
         sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_users")),
         sa.UniqueConstraint("email", name=op.f("uq_staff_users_email")),
+    )
+    op.create_table(
+        "tiers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=20), nullable=False),
+        sa.Column("window_days", sa.Integer(), nullable=False),
+        sa.Column("threshold", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("multiplier", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column(
+            "benefits", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("grace_days", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tiers")),
+        sa.UniqueConstraint("code", name=op.f("uq_tiers_code")),
+        sa.UniqueConstraint("rank", name=op.f("uq_tiers_rank")),
     )
     op.create_table(
         "api_keys",
@@ -70,13 +172,515 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
+    op.create_table(
+        "customer_addresses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("label", sa.String(length=20), nullable=False),
+        sa.Column("line1", sa.String(length=200), nullable=True),
+        sa.Column("line2", sa.String(length=200), nullable=True),
+        sa.Column("city", sa.String(length=100), nullable=True),
+        sa.Column("region", sa.String(length=100), nullable=True),
+        sa.Column("postal_code", sa.String(length=20), nullable=True),
+        sa.Column("country", sa.String(length=2), nullable=True),
+        sa.Column("valid_from", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_to", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_addresses_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_addresses")),
+    )
+    with op.batch_alter_table("customer_addresses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_addresses_customer_id"), ["customer_id"], unique=False)
+
+    op.create_table(
+        "customer_consents",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("recorded_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_consents_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_consents")),
+    )
+    with op.batch_alter_table("customer_consents", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_consents_customer_channel", ["customer_id", "channel", "recorded_at"], unique=False
+        )
+
+    op.create_table(
+        "customer_tags",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("tag", sa.String(length=50), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_customer_tags_customer_id_customers")),
+        sa.PrimaryKeyConstraint("customer_id", "tag", name=op.f("pk_customer_tags")),
+    )
+    with op.batch_alter_table("customer_tags", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_tags_tag"), ["tag"], unique=False)
+
+    op.create_table(
+        "customer_tiers",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("tier_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("since", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("grace_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("metric_value", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("evaluated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_tiers_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(["tier_id"], ["tiers.id"], name=op.f("fk_customer_tiers_tier_id_tiers")),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_tiers")),
+    )
+    with op.batch_alter_table("customer_tiers", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_tiers_tier_id", ["tier_id"], unique=False)
+
+    op.create_table(
+        "customer_values",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("value", sa.String(length=30), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_values_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", "value", name=op.f("pk_customer_values")),
+    )
+    op.create_table(
+        "events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("source", sa.String(length=100), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("type", sa.String(length=50), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("payload_hash", sa.String(length=64), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "outcome", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_events_customer_id_customers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("source", "idempotency_key", name="uq_events_source_key"),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index("ix_events_customer_occurred", ["customer_id", "occurred_at"], unique=False)
+
+    op.create_table(
+        "interactions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("actor", sa.String(length=120), nullable=True),
+        sa.Column("source_type", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.String(length=100), nullable=True),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_interactions_customer_id_customers")),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"], name=op.f("fk_interactions_staff_id_staff_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_interactions")),
+    )
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.create_index("ix_interactions_customer_occurred", ["customer_id", "occurred_at"], unique=False)
+        batch_op.create_index("ix_interactions_source", ["source_type", "source_id"], unique=False)
+
+    op.create_table(
+        "ledger_accounts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_ledger_accounts_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_accounts")),
+        sa.UniqueConstraint("code", name=op.f("uq_ledger_accounts_code")),
+    )
+    with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ledger_accounts_customer_id"), ["customer_id"], unique=False)
+
+    op.create_table(
+        "ledger_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("source", sa.String(length=100), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("payload_hash", sa.String(length=64), nullable=False),
+        sa.Column("reference_type", sa.String(length=50), nullable=True),
+        sa.Column("reference_id", sa.String(length=100), nullable=True),
+        sa.Column("reverses_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("counterparty_customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("actor_kind", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("actor_name", sa.String(length=200), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["counterparty_customer_id"],
+            ["customers.id"],
+            name=op.f("fk_ledger_entries_counterparty_customer_id_customers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_ledger_entries_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reverses_entry_id"],
+            ["ledger_entries.id"],
+            name=op.f("fk_ledger_entries_reverses_entry_id_ledger_entries"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
+        sa.UniqueConstraint("reverses_entry_id", name=op.f("uq_ledger_entries_reverses_entry_id")),
+        sa.UniqueConstraint("source", "idempotency_key", name="uq_ledger_entries_source_key"),
+    )
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_ledger_entries_customer", ["customer_id", "id"], unique=False)
+        batch_op.create_index("ix_ledger_entries_customer_occurred", ["customer_id", "occurred_at"], unique=False)
+        batch_op.create_index("ix_ledger_entries_reference", ["reference_type", "reference_id"], unique=False)
+
+    op.create_table(
+        "purchases",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("order_ref", sa.String(length=100), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("gross_amount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("discount_amount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("net_amount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("refunded_amount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("store", sa.String(length=100), nullable=True),
+        sa.Column("channel", sa.String(length=50), nullable=True),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_purchases_customer_id_customers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchases")),
+        sa.UniqueConstraint("order_ref", name=op.f("uq_purchases_order_ref")),
+    )
+    with op.batch_alter_table("purchases", schema=None) as batch_op:
+        batch_op.create_index("ix_purchases_customer_occurred", ["customer_id", "occurred_at"], unique=False)
+
+    op.create_table(
+        "reward_redemptions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("ledger_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reversal_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.String(length=500), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_reward_redemptions_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(["reward_id"], ["rewards.id"], name=op.f("fk_reward_redemptions_reward_id_rewards")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reward_redemptions")),
+        sa.UniqueConstraint("idempotency_key", name="uq_reward_redemptions_idempotency_key"),
+    )
+    with op.batch_alter_table("reward_redemptions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reward_redemptions_customer_reward", ["customer_id", "reward_id", "created_at"], unique=False
+        )
+
+    op.create_table(
+        "tier_history",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("from_tier_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("to_tier_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("metric_value", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("grace_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_tier_history_customer_id_customers")),
+        sa.ForeignKeyConstraint(["from_tier_id"], ["tiers.id"], name=op.f("fk_tier_history_from_tier_id_tiers")),
+        sa.ForeignKeyConstraint(["to_tier_id"], ["tiers.id"], name=op.f("fk_tier_history_to_tier_id_tiers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tier_history")),
+    )
+    with op.batch_alter_table("tier_history", schema=None) as batch_op:
+        batch_op.create_index("ix_tier_history_customer", ["customer_id", "at"], unique=False)
+
+    op.create_table(
+        "ledger_lots",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("origin_lot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("remaining", sa.BigInteger(), nullable=False),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.Column("available_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("remaining <= points", name=op.f("ck_ledger_lots_remaining_within_points")),
+        sa.CheckConstraint("remaining >= 0", name=op.f("ck_ledger_lots_remaining_not_negative")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_ledger_lots_customer_id_customers")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["ledger_entries.id"], name=op.f("fk_ledger_lots_entry_id_ledger_entries")
+        ),
+        sa.ForeignKeyConstraint(
+            ["origin_lot_id"], ["ledger_lots.id"], name=op.f("fk_ledger_lots_origin_lot_id_ledger_lots")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_lots")),
+    )
+    with op.batch_alter_table("ledger_lots", schema=None) as batch_op:
+        batch_op.create_index("ix_ledger_lots_customer_open", ["customer_id", "pending", "remaining"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_lots_entry_id"), ["entry_id"], unique=False)
+        batch_op.create_index("ix_ledger_lots_expires_at", ["expires_at"], unique=False)
+
+    op.create_table(
+        "ledger_postings",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["ledger_accounts.id"], name=op.f("fk_ledger_postings_account_id_ledger_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["ledger_entries.id"], name=op.f("fk_ledger_postings_entry_id_ledger_entries")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
+    )
+    with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ledger_postings_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_postings_entry_id"), ["entry_id"], unique=False)
+
+    op.create_table(
+        "purchase_lines",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("purchase_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=True),
+        sa.Column("category", sa.String(length=100), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("discount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("line_total", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("returned_quantity", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"], ["purchases.id"], name=op.f("fk_purchase_lines_purchase_id_purchases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_lines")),
+    )
+    with op.batch_alter_table("purchase_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_purchase_lines_purchase_id"), ["purchase_id"], unique=False)
+
+    op.create_table(
+        "purchase_returns",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("purchase_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("amount", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_purchase_returns_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"], ["purchases.id"], name=op.f("fk_purchase_returns_purchase_id_purchases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_returns")),
+    )
+    with op.batch_alter_table("purchase_returns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_purchase_returns_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_purchase_returns_purchase_id"), ["purchase_id"], unique=False)
+
+    op.create_table(
+        "rule_awards",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("local_day", sa.Date(), nullable=False),
+        sa.Column("local_month", sa.String(length=7), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_rule_awards_customer_id_customers")),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_rule_awards_event_id_events")),
+        sa.ForeignKeyConstraint(["rule_id"], ["earning_rules.id"], name=op.f("fk_rule_awards_rule_id_earning_rules")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_awards")),
+    )
+    with op.batch_alter_table("rule_awards", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rule_awards_event_id"), ["event_id"], unique=False)
+        batch_op.create_index("ix_rule_awards_rule_customer_day", ["rule_id", "customer_id", "local_day"], unique=False)
+        batch_op.create_index(
+            "ix_rule_awards_rule_customer_month", ["rule_id", "customer_id", "local_month"], unique=False
+        )
+
+    op.create_table(
+        "vouchers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("redemption_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("issued_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("consumed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("consumed_by", sa.String(length=200), nullable=True),
+        sa.Column("store", sa.String(length=100), nullable=True),
+        sa.Column("order_ref", sa.String(length=100), nullable=True),
+        sa.Column("closed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_vouchers_customer_id_customers")),
+        sa.ForeignKeyConstraint(
+            ["redemption_id"], ["reward_redemptions.id"], name=op.f("fk_vouchers_redemption_id_reward_redemptions")
+        ),
+        sa.ForeignKeyConstraint(["reward_id"], ["rewards.id"], name=op.f("fk_vouchers_reward_id_rewards")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vouchers")),
+        sa.UniqueConstraint("code", name=op.f("uq_vouchers_code")),
+        sa.UniqueConstraint("redemption_id", name=op.f("uq_vouchers_redemption_id")),
+    )
+    with op.batch_alter_table("vouchers", schema=None) as batch_op:
+        batch_op.create_index("ix_vouchers_customer", ["customer_id", "status"], unique=False)
+        batch_op.create_index("ix_vouchers_status_expires", ["status", "expires_at"], unique=False)
+
+    op.create_table(
+        "ledger_lot_movements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("lot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["ledger_entries.id"], name=op.f("fk_ledger_lot_movements_entry_id_ledger_entries")
+        ),
+        sa.ForeignKeyConstraint(
+            ["lot_id"], ["ledger_lots.id"], name=op.f("fk_ledger_lot_movements_lot_id_ledger_lots")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_lot_movements")),
+    )
+    with op.batch_alter_table("ledger_lot_movements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ledger_lot_movements_entry_id"), ["entry_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_lot_movements_lot_id"), ["lot_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("ledger_lot_movements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_lot_movements_lot_id"))
+        batch_op.drop_index(batch_op.f("ix_ledger_lot_movements_entry_id"))
+
+    op.drop_table("ledger_lot_movements")
+    with op.batch_alter_table("vouchers", schema=None) as batch_op:
+        batch_op.drop_index("ix_vouchers_status_expires")
+        batch_op.drop_index("ix_vouchers_customer")
+
+    op.drop_table("vouchers")
+    with op.batch_alter_table("rule_awards", schema=None) as batch_op:
+        batch_op.drop_index("ix_rule_awards_rule_customer_month")
+        batch_op.drop_index("ix_rule_awards_rule_customer_day")
+        batch_op.drop_index(batch_op.f("ix_rule_awards_event_id"))
+
+    op.drop_table("rule_awards")
+    with op.batch_alter_table("purchase_returns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_returns_purchase_id"))
+        batch_op.drop_index(batch_op.f("ix_purchase_returns_customer_id"))
+
+    op.drop_table("purchase_returns")
+    with op.batch_alter_table("purchase_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_lines_purchase_id"))
+
+    op.drop_table("purchase_lines")
+    with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_postings_entry_id"))
+        batch_op.drop_index(batch_op.f("ix_ledger_postings_account_id"))
+
+    op.drop_table("ledger_postings")
+    with op.batch_alter_table("ledger_lots", schema=None) as batch_op:
+        batch_op.drop_index("ix_ledger_lots_expires_at")
+        batch_op.drop_index(batch_op.f("ix_ledger_lots_entry_id"))
+        batch_op.drop_index("ix_ledger_lots_customer_open")
+
+    op.drop_table("ledger_lots")
+    with op.batch_alter_table("tier_history", schema=None) as batch_op:
+        batch_op.drop_index("ix_tier_history_customer")
+
+    op.drop_table("tier_history")
+    with op.batch_alter_table("reward_redemptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_reward_redemptions_customer_reward")
+
+    op.drop_table("reward_redemptions")
+    with op.batch_alter_table("purchases", schema=None) as batch_op:
+        batch_op.drop_index("ix_purchases_customer_occurred")
+
+    op.drop_table("purchases")
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_ledger_entries_reference")
+        batch_op.drop_index("ix_ledger_entries_customer_occurred")
+        batch_op.drop_index("ix_ledger_entries_customer")
+
+    op.drop_table("ledger_entries")
+    with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_accounts_customer_id"))
+
+    op.drop_table("ledger_accounts")
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_source")
+        batch_op.drop_index("ix_interactions_customer_occurred")
+
+    op.drop_table("interactions")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_customer_occurred")
+
+    op.drop_table("events")
+    op.drop_table("customer_values")
+    with op.batch_alter_table("customer_tiers", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_tiers_tier_id")
+
+    op.drop_table("customer_tiers")
+    with op.batch_alter_table("customer_tags", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_tags_tag"))
+
+    op.drop_table("customer_tags")
+    with op.batch_alter_table("customer_consents", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_consents_customer_channel")
+
+    op.drop_table("customer_consents")
+    with op.batch_alter_table("customer_addresses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_addresses_customer_id"))
+
+    op.drop_table("customer_addresses")
     op.drop_table("api_keys")
+    op.drop_table("tiers")
     op.drop_table("staff_users")
+    op.drop_table("rewards")
+    op.drop_table("earning_rules")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customers_phone"))
+        batch_op.drop_index(batch_op.f("ix_customers_email"))
+
+    op.drop_table("customers")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_target")
         batch_op.drop_index("ix_audit_log_occurred_at")

@@ -1,0 +1,61 @@
+"""The functions other domains rely on: create/get/resolve/ensure/update and timeline record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from loyalist.customers import service
+from loyalist.customers.models import Customer
+from loyalist.customers.schemas import CustomerCreate, CustomerUpdate
+from loyalist.errors import Conflict, NotFound, ValidationFailed
+from loyalist.interactions import service as timeline
+
+
+def test_create_get_update(session, actor) -> None:
+    created = service.create_customer(
+        session, data=CustomerCreate(external_id="C-1", first_name="Anna", last_name="Berg",
+                                     email=" Anna.Berg@Example.COM ", phone="20 12 34 56", locale="da"),
+        actor=actor)
+    assert (created.email, created.phone, created.name, created.status) == (
+        "anna.berg@example.com", "+4520123456", "Anna Berg", "active")
+    assert service.get_customer(session, created.id) == created
+    updated = service.update_customer(session, customer_id=created.id,
+                                      data=CustomerUpdate(display_name="Annie"), actor=actor)
+    assert updated.name == "Annie"
+    with pytest.raises(NotFound) as err:
+        service.get_customer(session, 999999)
+    assert err.value.field == "customer_id"
+
+
+def test_duplicate_external_id_conflicts(session, actor) -> None:
+    service.create_customer(session, data=CustomerCreate(external_id="X"), actor=actor)
+    with pytest.raises(Conflict) as err:
+        service.create_customer(session, data=CustomerCreate(external_id="X"), actor=actor)
+    assert err.value.field == "external_id"
+    assert session.scalar(select(func.count(Customer.id))) == 1
+
+
+def test_ensure_and_resolve(session, actor) -> None:
+    first = service.ensure_customer(session, external_id="E-1", actor=actor, email="e1@example.com", name="E One")
+    again = service.ensure_customer(session, external_id="E-1", actor=actor)
+    assert first == again
+    assert service.resolve_customer_id(session, external_id="E-1") == first
+    assert service.resolve_customer_id(session, customer_id=first) == first
+    with pytest.raises(NotFound) as err:
+        service.resolve_customer_id(session, external_id="nope")
+    assert err.value.field == "external_id"
+    with pytest.raises(ValidationFailed):
+        service.resolve_customer_id(session)
+
+
+def test_record_and_list_timeline(session, actor) -> None:
+    cid = service.ensure_customer(session, external_id="T-1", actor=actor)
+    row = timeline.record(session, customer_id=cid, kind="purchase", channel="in_store", summary="Bought shoes",
+                          occurred_at=datetime(2026, 1, 5, 10, tzinfo=UTC), data={"total": "19.99"})
+    assert row.id > 0 and row.data == {"total": "19.99"}
+    page = timeline.list_timeline(session, cid, kinds=["purchase"])
+    assert [i.id for i in page.items] == [row.id]
+    assert page.total == 1
