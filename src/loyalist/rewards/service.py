@@ -92,6 +92,7 @@ def create_reward(session: Session, *, data: RewardCreate, actor: Actor) -> Rewa
     _check_rules(session, row)
     session.add(row)
     session.flush()
+    session.refresh(row)  # read back canonical values (money quantised as stored)
     audit.record(session, actor=actor, action="reward.create", target_type="reward", target_id=row.id,
                  after=_snapshot(row))
     return RewardRead.model_validate(row)
@@ -130,6 +131,7 @@ def update_reward(session: Session, *, reward_id: int, data: RewardUpdate, actor
         raise
     row.updated_at = clock.now()
     session.flush()
+    session.refresh(row)
     audit.record(session, actor=actor, action="reward.update", target_type="reward", target_id=row.id,
                  before=before, after=_snapshot(row))
     return RewardRead.model_validate(row)

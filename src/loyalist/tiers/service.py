@@ -82,6 +82,7 @@ def create_tier(session: Session, *, data: TierCreate, actor: Actor) -> TierRead
     )
     session.add(row)
     session.flush()
+    session.refresh(row)  # read back canonical values (money quantised as stored)
     audit.record(session, actor=actor, action="tier.create", target_type="tier", target_id=row.id,
                  after=_snapshot(row))
     return TierRead.model_validate(row)
@@ -125,6 +126,7 @@ def update_tier(session: Session, *, tier_id: int, data: TierUpdate, actor: Acto
         setattr(row, name, list(value) if name == "benefits" else value)
     row.updated_at = clock.now()
     session.flush()
+    session.refresh(row)
     audit.record(session, actor=actor, action="tier.update", target_type="tier", target_id=row.id,
                  before=before, after=_snapshot(row))
     return TierRead.model_validate(row)
