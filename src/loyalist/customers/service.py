@@ -115,7 +115,9 @@ def normalise_phone(value: str | None, *, region: str | None = None) -> str | No
     value = _text(value, "phone", 40)
     if value is None:
         return None
-    if not value.startswith(("+", "00")) and region is None:
+    if value.startswith("00"):
+        value = "+" + value[2:]  # the international call prefix of most of Europe
+    if not value.startswith("+") and region is None:
         raise ValidationFailed("phone: give an international number (+...) or a phone_region/locale",
                                field="phone")
     try:
