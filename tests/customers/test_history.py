@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from tests.customers.factories import make_customer
 
 from loyalist import clock
 from loyalist.audit.models import AuditEntry
@@ -20,9 +19,9 @@ T1 = datetime(2026, 1, 10, 8, tzinfo=UTC)
 T2 = datetime(2026, 4, 2, 14, tzinfo=UTC)
 
 
-def test_address_change_closes_old_version_and_lands_on_timeline(session, actor) -> None:
+def test_address_change_closes_old_version_and_lands_on_timeline(session, actor, make_customer) -> None:
     with clock.frozen_at(datetime(2025, 12, 1, tzinfo=UTC)):
-        c = make_customer(session, actor, external_id="A1", first_name="Mette")
+        c = make_customer(external_id="A1", first_name="Mette")
     with clock.frozen_at(T1):
         first = service.set_address(session, customer_id=c.id, actor=actor,
                                     data=AddressIn(line1="Nørregade 1", postal_code="1165", city="København",
@@ -48,8 +47,8 @@ def test_address_change_closes_old_version_and_lands_on_timeline(session, actor)
     assert actions == ["customer.create", "customer.address_added", "customer.address_changed"]
 
 
-def test_same_address_again_is_a_noop_and_labels_are_independent(session, actor) -> None:
-    c = make_customer(session, actor, external_id="A2")
+def test_same_address_again_is_a_noop_and_labels_are_independent(session, actor, make_customer) -> None:
+    c = make_customer(external_id="A2")
     home = service.set_address(session, customer_id=c.id, actor=actor, data=AddressIn(line1="A 1", country="DK"))
     again = service.set_address(session, customer_id=c.id, actor=actor, data=AddressIn(line1="A 1", country="dk"))
     assert again.id == home.id
@@ -60,8 +59,8 @@ def test_same_address_again_is_a_noop_and_labels_are_independent(session, actor)
     assert session.scalar(select(func.count(CustomerAddress.id)).where(CustomerAddress.customer_id == c.id)) == 2
 
 
-def test_bad_address_writes_nothing(session, actor) -> None:
-    c = make_customer(session, actor, external_id="A3")
+def test_bad_address_writes_nothing(session, actor, make_customer) -> None:
+    c = make_customer(external_id="A3")
     with pytest.raises(ValidationFailed) as err:
         service.set_address(session, customer_id=c.id, actor=actor, data=AddressIn(line1="x", country="XYZ"))
     assert err.value.field == "address.country"
@@ -70,9 +69,9 @@ def test_bad_address_writes_nothing(session, actor) -> None:
     assert session.scalar(select(func.count(CustomerAddress.id))) == 0
 
 
-def test_consent_history_is_appended_and_current_is_latest(session, actor) -> None:
+def test_consent_history_is_appended_and_current_is_latest(session, actor, make_customer) -> None:
     with clock.frozen_at(datetime(2025, 12, 1, tzinfo=UTC)):
-        c = make_customer(session, actor, external_id="C1",
+        c = make_customer(external_id="C1",
                           consents=[ConsentIn(channel="email", granted=True, source="import")])
     with clock.frozen_at(T1):
         service.set_consent(session, customer_id=c.id, actor=actor,
@@ -97,8 +96,8 @@ def test_consent_history_is_appended_and_current_is_latest(session, actor) -> No
                                            {"channel": "email", "granted": False, "source": "staff"})
 
 
-def test_bad_consent_writes_nothing(session, actor) -> None:
-    c = make_customer(session, actor, external_id="C2")
+def test_bad_consent_writes_nothing(session, actor, make_customer) -> None:
+    c = make_customer(external_id="C2")
     n = session.scalar(select(func.count(CustomerConsent.id)))
     with pytest.raises(ValidationFailed) as err:
         service.set_consent(session, customer_id=c.id, actor=actor, data=ConsentIn(channel="carrier", granted=True))
@@ -106,8 +105,8 @@ def test_bad_consent_writes_nothing(session, actor) -> None:
     assert session.scalar(select(func.count(CustomerConsent.id))) == n
 
 
-def test_tags_and_values(session, actor) -> None:
-    c = make_customer(session, actor, external_id="TV")
+def test_tags_and_values(session, actor, make_customer) -> None:
+    c = make_customer(external_id="TV")
     assert service.add_tag(session, customer_id=c.id, tag=" Gold ", actor=actor) == ["gold"]
     assert service.add_tag(session, customer_id=c.id, tag="gold", actor=actor) == ["gold"]
     assert service.add_tag(session, customer_id=c.id, tag="b2b", actor=actor) == ["b2b", "gold"]

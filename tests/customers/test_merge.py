@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from tests.customers.factories import make_customer
 
 from loyalist import clock
 from loyalist.audit.models import AuditEntry
@@ -19,10 +18,10 @@ from loyalist.interactions.models import Interaction
 
 
 @pytest.fixture
-def pair(session, actor):
-    a = make_customer(session, actor, external_id="SURV", first_name="Anna", email="anna@example.com",
+def pair(session, actor, make_customer):
+    a = make_customer(external_id="SURV", first_name="Anna", email="anna@example.com",
                       tags=["vip"], values=["gifts"], address=AddressIn(line1="Old 1", country="DK"))
-    b = make_customer(session, actor, external_id="DUP", phone="+4520123456", birthday=None, tags=["vip", "b2b"],
+    b = make_customer(external_id="DUP", phone="+4520123456", birthday=None, tags=["vip", "b2b"],
                       values=["discounts"], address=AddressIn(line1="New 2", country="DK"),
                       consents=[ConsentIn(channel="sms", granted=True)])
     for i in range(3):
@@ -79,10 +78,10 @@ def test_merge_calls_registered_handlers(session, actor, pair) -> None:
     assert calls == [(a.id, b.id, actor.name)]
 
 
-def test_chained_merges_resolve_in_one_hop(session, actor) -> None:
-    a = make_customer(session, actor, external_id="A")
-    b = make_customer(session, actor, external_id="B")
-    c = make_customer(session, actor, external_id="C")
+def test_chained_merges_resolve_in_one_hop(session, actor, make_customer) -> None:
+    a = make_customer(external_id="A")
+    b = make_customer(external_id="B")
+    c = make_customer(external_id="C")
     service.merge_customers(session, survivor_id=b.id, duplicate_id=c.id, actor=actor)
     service.merge_customers(session, survivor_id=a.id, duplicate_id=b.id, actor=actor)
     assert session.get(Customer, c.id).merged_into_id == a.id
@@ -110,11 +109,11 @@ def test_rejected_merges_change_nothing(session, actor, pair) -> None:
     assert err.value.field == "duplicate_id"
 
 
-def test_find_duplicates_by_email_and_phone(session, actor) -> None:
-    a = make_customer(session, actor, external_id="1", email="x@example.com", phone="+4520123456")
+def test_find_duplicates_by_email_and_phone(session, actor, make_customer) -> None:
+    a = make_customer(external_id="1", email="x@example.com", phone="+4520123456")
     b = service.ensure_customer(session, external_id="2", actor=actor, email="X@example.com")
-    c = make_customer(session, actor, external_id="3", phone="+45 20 12 34 56")
-    make_customer(session, actor, external_id="4", email="other@example.com")
+    c = make_customer(external_id="3", phone="+45 20 12 34 56")
+    make_customer(external_id="4", email="other@example.com")
     groups = service.find_duplicates(session)
     assert [(g.match, g.value, g.customer_ids) for g in groups] == [
         ("email", "x@example.com", [a.id, b]),

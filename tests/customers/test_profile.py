@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
-from tests.customers.factories import make_customer
 
 from loyalist import clock
 from loyalist.audit.models import AuditEntry
@@ -100,17 +99,17 @@ def test_full_create_normalises_everything(session, actor) -> None:
     assert audit[0].after["external_id"] == "shop-77"
 
 
-def test_duplicate_email_conflicts_case_insensitively(session, actor) -> None:
-    make_customer(session, actor, external_id="A", email="same@example.com")
+def test_duplicate_email_conflicts_case_insensitively(session, actor, make_customer) -> None:
+    make_customer(external_id="A", email="same@example.com")
     before = _counts(session)
     with pytest.raises(Conflict) as err:
-        make_customer(session, actor, external_id="B", email="SAME@example.com")
+        make_customer(external_id="B", email="SAME@example.com")
     assert err.value.field == "email"
     assert _counts(session) == before
 
 
-def test_update_changes_only_given_fields_and_audits(session, actor) -> None:
-    c = make_customer(session, actor, external_id="U", first_name="Lars", email="lars@example.dk", locale="da")
+def test_update_changes_only_given_fields_and_audits(session, actor, make_customer) -> None:
+    c = make_customer(external_id="U", first_name="Lars", email="lars@example.dk", locale="da")
     updated = service.update_customer(session, customer_id=c.id, actor=actor,
                                       data=CustomerUpdate(phone="20 12 34 56", last_name="Holm"))
     assert (updated.first_name, updated.last_name, updated.phone, updated.email) == (
@@ -126,16 +125,16 @@ def test_update_changes_only_given_fields_and_audits(session, actor) -> None:
     assert cleared.phone is None
 
 
-def test_update_noop_writes_nothing(session, actor) -> None:
-    c = make_customer(session, actor, external_id="N", email="n@example.com")
+def test_update_noop_writes_nothing(session, actor, make_customer) -> None:
+    c = make_customer(external_id="N", email="n@example.com")
     before = _counts(session)
     service.update_customer(session, customer_id=c.id, data=CustomerUpdate(email="N@EXAMPLE.COM"), actor=actor)
     assert _counts(session) == before
 
 
-def test_update_rejections_change_nothing(session, actor) -> None:
-    a = make_customer(session, actor, external_id="A", email="a@example.com")
-    b = make_customer(session, actor, external_id="B", email="b@example.com")
+def test_update_rejections_change_nothing(session, actor, make_customer) -> None:
+    a = make_customer(external_id="A", email="a@example.com")
+    b = make_customer(external_id="B", email="b@example.com")
     before = _counts(session)
     cases = [
         (CustomerUpdate(email="a@example.com"), Conflict, "email"),
@@ -154,9 +153,9 @@ def test_update_rejections_change_nothing(session, actor) -> None:
     assert _counts(session) == before
 
 
-def test_closed_customer_can_reopen_but_merged_cannot_change(session, actor) -> None:
-    a = make_customer(session, actor, external_id="A")
-    b = make_customer(session, actor, external_id="B")
+def test_closed_customer_can_reopen_but_merged_cannot_change(session, actor, make_customer) -> None:
+    a = make_customer(external_id="A")
+    b = make_customer(external_id="B")
     closed = service.update_customer(session, customer_id=a.id, data=CustomerUpdate(status="closed"), actor=actor)
     assert closed.status == "closed"
     assert service.update_customer(session, customer_id=a.id, data=CustomerUpdate(status="active"),
@@ -167,7 +166,7 @@ def test_closed_customer_can_reopen_but_merged_cannot_change(session, actor) -> 
     assert err.value.field == "customer_id"
 
 
-def test_list_search_filters_and_pages(session, actor) -> None:
+def test_list_search_filters_and_pages(session, actor, make_customer) -> None:
     ids = []
     for i, (name, email, phone) in enumerate([
         ("Anna Berg", "anna@example.com", "+4520123456"),
@@ -176,7 +175,7 @@ def test_list_search_filters_and_pages(session, actor) -> None:
         ("Carl 100%", "carl@example.com", None),
     ]):
         first, last = name.split(" ")
-        c = make_customer(session, actor, external_id=f"EXT-{i}", first_name=first, last_name=last, email=email,
+        c = make_customer(external_id=f"EXT-{i}", first_name=first, last_name=last, email=email,
                           phone=phone, tags=["vip"] if i % 2 == 0 else [])
         ids.append(c.id)
     q = lambda **kw: [c.id for c in service.list_customers(session, **kw).items]  # noqa: E731
