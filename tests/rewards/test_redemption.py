@@ -24,7 +24,8 @@ from loyalist.rewards import codes, service
 from loyalist.rewards.models import Redemption, Voucher
 from loyalist.rewards.service import NotEligible, OutOfStock
 from loyalist.tiers import service as tiers
-from tests.rewards.conftest import balance, key, make_customer, make_reward
+
+from .conftest import balance, key, make_customer, make_reward
 
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -46,7 +47,8 @@ def test_happy_path(session, actor) -> None:
     red = service.redeem_reward(session, customer_id=cid, reward_id=reward.id, idempotency_key="r-1", actor=actor)
     assert (red.customer_id, red.reward_id, red.points, red.status) == (cid, reward.id, 300, "active")
     assert balance(session, cid) == 700
-    assert (service.get_reward(session, reward.id).stock, service.get_reward(session, reward.id).redeemed_count) == (4, 1)
+    after = service.get_reward(session, reward.id)
+    assert (after.stock, after.redeemed_count) == (4, 1)
     v = red.voucher
     assert (v.status, v.issued_at, v.expires_at) == ("issued", NOW, NOW + timedelta(days=14))
     assert codes.normalise(v.code) == v.code and len(v.code) == 13
