@@ -131,7 +131,8 @@ class ExpiryRunResult(BaseModel):
 
 class RedemptionCreate(BaseModel):
     points: int = Field(gt=0)
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="or the Idempotency-Key header")
     reason: str = Field(default="redemption", min_length=1, max_length=500)
     source: str = Field(default="pos", min_length=1, max_length=100)
     reference_type: str | None = Field(default=None, max_length=50)
@@ -142,13 +143,15 @@ class RedemptionCreate(BaseModel):
 class AdjustmentCreate(BaseModel):
     points: int
     reason: str = Field(min_length=1, max_length=500)
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="or the Idempotency-Key header")
 
 
 class CompensationCreate(BaseModel):
     points: int = Field(gt=0)
     reason: str = Field(min_length=1, max_length=500)
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="or the Idempotency-Key header")
     expires_at: datetime | None = None
     reference_type: str | None = Field(default=None, max_length=50)
     reference_id: str | None = Field(default=None, max_length=100)
@@ -156,7 +159,8 @@ class CompensationCreate(BaseModel):
 
 class ReversalCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="or the Idempotency-Key header")
     policy: ClawbackPolicy = "allow_negative"
 
 
