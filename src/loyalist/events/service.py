@@ -612,3 +612,28 @@ def list_events(session: Session, *, customer_id: int | None = None, type: str |
 
 def validate_params(kind: RuleKind, params: dict[str, Any]) -> dict[str, Any]:
     return PARAMS_BY_KIND[kind].model_validate(params).model_dump(mode="json")
+
+
+def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, actor: Actor) -> None:
+    """Events and rule awards follow the surviving customer (caps then count them together)."""
+    session.execute(update(Event).where(Event.customer_id == duplicate_id).values(customer_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(RuleAwardRow).where(RuleAwardRow.customer_id == duplicate_id)
+                    .values(customer_id=survivor_id).execution_options(synchronize_session=False))
+    session.flush()
+
+
+def export_events(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """GDPR export section: the customer's events as received, with their outcome."""
+    rows = session.scalars(select(Event).where(Event.customer_id == customer_id).order_by(Event.id))
+    return [EventRead.model_validate(r).model_dump(mode="json") for r in rows]
+
+
+def _register_hooks() -> None:
+    from loyalist.customers import hooks
+
+    hooks.register_merge_handler(_merge_handler)
+    hooks.register_export_section("events", export_events)
+
+
+_register_hooks()

@@ -264,3 +264,33 @@ def reassign_customer(session: Session, *, from_customer_id: int, to_customer_id
     )
     session.flush()
     return int(moved or 0)
+
+
+def export_purchases(session: Session, customer_id: int) -> list[dict[str, object]]:
+    """GDPR export section: every purchase with its lines."""
+    return [p.model_dump(mode="json") for p in list_purchases(session, customer_id, limit=1_000_000).items]
+
+
+def view_purchases(session: Session, customer_id: int) -> dict[str, object]:
+    """Customer 360 section: the latest purchases and lifetime net spend."""
+    page = list_purchases(session, customer_id, limit=5)
+    rows = session.execute(select(Purchase.net_amount, Purchase.refunded_amount)
+                           .where(Purchase.customer_id == customer_id)).all()
+    spend = _q(sum((n - r for n, r in rows), ZERO))
+    return {"total": page.total, "lifetime_net_spend": str(spend),
+            "recent": [p.model_dump(mode="json", exclude={"lines"}) for p in page.items]}
+
+
+def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, actor: object) -> None:
+    reassign_customer(session, from_customer_id=duplicate_id, to_customer_id=survivor_id)
+
+
+def _register_hooks() -> None:
+    from loyalist.customers import hooks
+
+    hooks.register_merge_handler(_merge_handler)
+    hooks.register_export_section("purchases", export_purchases)
+    hooks.register_view_section("purchases", view_purchases)
+
+
+_register_hooks()
