@@ -1,0 +1,311 @@
+"""Supervised churn model on time-split features, validated on a later period, with reasons.
+
+Why time splits: a churn model is used on today's customers to predict the next months, so it is
+trained exactly like that in the past. With horizon H (days) and observation end E:
+- training:   features as of E - 2H, label = no purchase in (E - 2H, E - H];
+- validation: features as of E - H,  label = no purchase in (E - H, E]  (a later, unseen period);
+- scoring:    the model is refitted on the validation window and applied to features as of E.
+Features are per customer and only use data up to their as-of date (no leakage): RFM, tenure,
+trend (purchase days in the last 90 days minus the 90 before), returns, NPS (last answer), and
+every numeric column of the customers file (complaints, points balance, engagement, ...).
+
+Reasons: for a customer, each feature's contribution is how much the predicted churn probability
+drops when that feature alone is set to the population median; the largest contributions are
+the reasons shown, with the customer's value next to the typical one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from loyalist.analytics.errors import AnalyticsInputError
+from loyalist.analytics.summary import day_expr, to_day_number, validate_table
+
+__all__ = ["FEATURE_LABELS", "churn_features", "churn_labels", "ChurnModel", "evaluate_ranking",
+           "ChurnValidation", "validate_churn_model"]
+
+FEATURE_LABELS = {
+    "recency_days": "days since last purchase",
+    "frequency": "purchase days",
+    "monetary": "net revenue",
+    "avg_value": "average purchase value",
+    "tenure_days": "days since first purchase",
+    "purchases_last_90": "purchase days in the last 90 days",
+    "trend_90": "change in purchase days (last 90 vs previous 90)",
+    "purchases_last_365": "purchase days in the last year",
+    "returns": "returns",
+    "return_value": "value returned",
+    "nps_score": "last NPS score",
+    "is_member": "member",
+}
+
+
+def churn_features(
+    table: ibis.Table,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "occurred_at",
+    value_col: str = "amount",
+    as_of: dt.date | str | pd.Timestamp,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per customer whose first purchase is on or before `as_of` (inclusive).
+
+    Columns: customer_id, recency_days, frequency (purchase days), monetary (net revenue incl.
+    returns, currency), avg_value, tenure_days, purchases_last_90, purchases_prev_90, trend_90,
+    purchases_last_365, purchases_prev_365, revenue_last_365, returns (count), return_value
+    (positive currency), plus nps_score and the customers file's columns when given.
+    """
+    validate_table(table, customer_col=customer_col, date_col=date_col, value_col=value_col)
+    end = to_day_number(as_of)
+    t = table.mutate(_day=day_expr(table, date_col))
+    t = t.filter(t._day <= end)
+    buys = t.filter(t[value_col] >= 0)
+    daily = buys.group_by([buys[customer_col].name("customer_id"), buys._day.name("day")]).aggregate(
+        value=buys[value_col].sum())
+    d = daily.day
+
+    def days_between(lo: int, hi: int) -> ibis.Value:
+        return ((d > end - hi) & (d <= end - lo)).ifelse(1, 0).sum()
+
+    per = daily.group_by("customer_id").aggregate(
+        first_day=d.min(), last_day=d.max(), frequency=d.count(), revenue=daily.value.sum(),
+        purchases_last_90=days_between(0, 90), purchases_prev_90=days_between(90, 180),
+        purchases_last_365=days_between(0, 365), purchases_prev_365=days_between(365, 730),
+        revenue_last_365=((d > end - 365).ifelse(daily.value, 0.0)).sum(),
+    )
+    rets = t.filter(t[value_col] < 0)
+    rets = rets.group_by(rets[customer_col].name("customer_id")).aggregate(
+        returns=rets[value_col].count(), return_value=-rets[value_col].sum())
+    joined = per.left_join(rets, per.customer_id == rets.customer_id).select(
+        *[per[c] for c in per.columns], rets.returns, rets.return_value)
+    df = joined.execute()
+    df["returns"] = df["returns"].fillna(0).astype("int64")
+    df["return_value"] = df["return_value"].fillna(0.0).astype("float64")
+    out = pd.DataFrame({
+        "customer_id": df["customer_id"].to_numpy(),
+        "recency_days": end - df["last_day"].to_numpy(dtype="int64"),
+        "frequency": df["frequency"].to_numpy(dtype="int64"),
+        "monetary": df["revenue"].to_numpy(dtype="float64") - df["return_value"].to_numpy(),
+        "tenure_days": end - df["first_day"].to_numpy(dtype="int64"),
+    })
+    out["avg_value"] = df["revenue"].to_numpy(dtype="float64") / np.maximum(out["frequency"].to_numpy(), 1)
+    for c in ("purchases_last_90", "purchases_prev_90", "purchases_last_365", "purchases_prev_365"):
+        out[c] = df[c].fillna(0).to_numpy(dtype="int64")
+    out["trend_90"] = out["purchases_last_90"] - out["purchases_prev_90"]
+    out["revenue_last_365"] = df["revenue_last_365"].fillna(0.0).to_numpy(dtype="float64")
+    out["returns"] = df["returns"].to_numpy()
+    out["return_value"] = df["return_value"].to_numpy()
+    out["_key"] = out["customer_id"].astype(str)
+    if feedback is not None and not feedback.empty:
+        from loyalist.analytics.nps import latest_score
+
+        last = latest_score(feedback, as_of=pd.Timestamp(as_of) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
+        last = last.assign(_key=last["customer_id"].astype(str)).drop(columns="customer_id")
+        out = out.merge(last, on="_key", how="left")
+        out["nps_score"] = out["nps_score"].astype("float64")
+    if customers is not None and not customers.empty:
+        extra = customers.assign(_key=customers["customer_id"].astype(str)).drop(columns="customer_id")
+        extra = extra.loc[:, [c for c in extra.columns if c not in out.columns or c == "_key"]]
+        out = out.merge(extra, on="_key", how="left")
+        if "is_member" in out:
+            out["is_member"] = out["is_member"].astype("float64")
+    return out.drop(columns="_key").sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def churn_labels(table: ibis.Table, *, customer_col: str = "customer_id", date_col: str = "occurred_at",
+                 value_col: str = "amount", as_of: dt.date | str | pd.Timestamp, horizon_days: int) -> pd.Series:
+    """customer_id -> True when the customer made no purchase in (as_of, as_of + horizon_days]."""
+    start = to_day_number(as_of)
+    t = table.mutate(_day=day_expr(table, date_col))
+    t = t.filter((t._day > start) & (t._day <= start + horizon_days) & (t[value_col] >= 0))
+    buyers = t.select(customer_id=t[customer_col]).distinct().execute()["customer_id"]
+    return pd.Series(True, index=pd.Index(buyers)).rename("bought")
+
+
+def _feature_columns(frame: pd.DataFrame) -> list[str]:
+    skip = {"customer_id", "purchases_prev_90", "purchases_prev_365", "revenue_last_365"}
+    return [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def _one_thread() -> Any:
+    """OpenMP with several threads is many times *slower* on small machines (measured: 3.5 s vs 0.45 s
+    for 2,000 rows on 2 cores), so the model runs single-threaded."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+class ChurnModel:
+    """Gradient-boosted churn classifier (scikit-learn HistGradientBoostingClassifier).
+
+    `fit(features, churned)` with a features frame from `churn_features` and a boolean array;
+    `predict_proba(features)` -> P(no purchase within the horizon); `reasons(features)` -> text.
+    """
+
+    def __init__(self, *, seed: int = 0, max_train_rows: int = 200_000, max_iter: int = 150,
+                 learning_rate: float = 0.1) -> None:
+        self.seed = seed
+        self.max_train_rows = max_train_rows
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+
+    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> ChurnModel:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        y = np.asarray(churned, dtype=bool)
+        if y.size != len(features):
+            raise AnalyticsInputError("features and labels differ in length")
+        if y.all() or not y.any():
+            raise AnalyticsInputError("the training period has only one class (everyone churned or nobody did)")
+        self.features_ = _feature_columns(features)
+        X = features[self.features_].to_numpy(dtype="float64")
+        if X.shape[0] > self.max_train_rows:
+            rng = np.random.default_rng(self.seed)
+            pick = rng.choice(X.shape[0], self.max_train_rows, replace=False)
+            X, y = X[pick], y[pick]
+        self.model_ = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
+                                                     early_stopping=False, random_state=self.seed)
+        with _one_thread():
+            self.model_.fit(X, y)
+        self.medians_ = np.nanmedian(X, axis=0)
+        self.base_rate_ = float(y.mean())
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        X = features[self.features_].to_numpy(dtype="float64")
+        with _one_thread():
+            return np.asarray(self.model_.predict_proba(X)[:, 1])
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        """(n, n_features) drop in churn probability when each feature is set to the median."""
+        X = features[self.features_].to_numpy(dtype="float64")
+        out = np.zeros(X.shape, dtype="float64")
+        with _one_thread():
+            base = self.model_.predict_proba(X)[:, 1]
+            for j, med in enumerate(self.medians_):
+                Xj = X.copy()
+                Xj[:, j] = med
+                out[:, j] = base - self.model_.predict_proba(Xj)[:, 1]
+        return out
+
+    def reasons(self, features: pd.DataFrame, *, top: int = 3) -> list[str]:
+        """Human-readable main drivers of each customer's churn score, separated by '; '."""
+        if features.empty:
+            return []
+        contrib = self.contributions(features)
+        X = features[self.features_].to_numpy(dtype="float64")
+        texts = []
+        for i in range(X.shape[0]):
+            order = np.argsort(-contrib[i])[:top]
+            parts = []
+            for j in order:
+                if contrib[i, j] <= 0.005:
+                    continue
+                name = self.features_[j]
+                label = FEATURE_LABELS.get(name, name.replace("_", " "))
+                parts.append(f"{label}: {_fmt(X[i, j])} (typical {_fmt(self.medians_[j])}, "
+                             f"+{100 * contrib[i, j]:.0f} pts)")
+            texts.append("; ".join(parts) if parts else "no single driver; overall pattern")
+        return texts
+
+
+def _fmt(v: float) -> str:
+    if np.isnan(v):
+        return "n/a"
+    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
+
+
+def evaluate_ranking(churned: np.ndarray, score: np.ndarray, *, top_share: float = 0.1,
+                     bins: int = 10) -> dict[str, Any]:
+    """auc, precision_at_k (share churned among the top `top_share` scores), k, base_rate,
+    brier (only meaningful for probabilities) and a calibration table (bins of predicted score)."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    y = np.asarray(churned, dtype=bool)
+    s = np.asarray(score, dtype="float64")
+    k = max(1, int(round(top_share * y.size)))
+    top = np.argsort(-s, kind="stable")[:k]
+    result: dict[str, Any] = {
+        "auc": float(roc_auc_score(y, s)) if 0 < y.sum() < y.size else float("nan"),
+        "precision_at_k": float(y[top].mean()), "k": k, "base_rate": float(y.mean()), "n": int(y.size),
+    }
+    if s.min() >= 0 and s.max() <= 1:
+        result["brier"] = float(brier_score_loss(y, s))
+        edges = np.linspace(0, 1, bins + 1)
+        which = np.clip(np.digitize(s, edges[1:-1]), 0, bins - 1)
+        cal = []
+        for b in range(bins):
+            m = which == b
+            if m.any():
+                cal.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "customers": int(m.sum()),
+                            "predicted": float(s[m].mean()), "observed": float(y[m].mean())})
+        result["calibration"] = cal
+    return result
+
+
+@dataclass
+class ChurnValidation:
+    """Outcome of the time-split validation and the scores for today."""
+
+    horizon_days: int
+    train_as_of: pd.Timestamp
+    valid_as_of: pd.Timestamp
+    metrics: dict[str, Any]
+    scores: pd.DataFrame  # customer_id, churn_probability (as of the observation end)
+    model: ChurnModel
+    features: pd.DataFrame  # as of the observation end
+    comparison: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_churn_model(
+    table: ibis.Table,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "occurred_at",
+    value_col: str = "amount",
+    observation_end: dt.date | str | pd.Timestamp,
+    horizon_days: int = 90,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    seed: int = 0,
+    first_date: pd.Timestamp | None = None,
+    current_features: pd.DataFrame | None = None,
+) -> ChurnValidation:
+    """Train on E-2H, validate on E-H (see module doc), refit on E-H and score at E."""
+    end = pd.Timestamp(observation_end).normalize()
+    train_at, valid_at = end - pd.Timedelta(days=2 * horizon_days), end - pd.Timedelta(days=horizon_days)
+    if first_date is not None and train_at <= pd.Timestamp(first_date).normalize() + pd.Timedelta(days=30):
+        raise AnalyticsInputError(
+            f"not enough history for a {horizon_days}-day churn model: need data from before "
+            f"{(train_at - pd.Timedelta(days=30)).date()}")
+    kw = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
+
+    def labelled(as_of: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+        f = churn_features(table, as_of=as_of, customers=customers, feedback=feedback, **kw)
+        bought = churn_labels(table, as_of=as_of, horizon_days=horizon_days, **kw)
+        y = ~f["customer_id"].isin(bought.index).to_numpy()
+        return f, y
+
+    f_train, y_train = labelled(train_at)
+    f_valid, y_valid = labelled(valid_at)
+    model = ChurnModel(seed=seed).fit(f_train, y_train)
+    p_valid = model.predict_proba(f_valid)
+    metrics = evaluate_ranking(y_valid, p_valid)
+    final = ChurnModel(seed=seed).fit(f_valid, y_valid)
+    current = current_features if current_features is not None else churn_features(
+        table, as_of=end, customers=customers, feedback=feedback, **kw)
+    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(),
+                           "churn_probability": final.predict_proba(current)})
+    validation = ChurnValidation(horizon_days=horizon_days, train_as_of=train_at, valid_as_of=valid_at,
+                                 metrics=metrics, scores=scores, model=final, features=current)
+    validation.comparison["valid_features"] = f_valid
+    validation.comparison["valid_labels"] = y_valid
+    return validation
