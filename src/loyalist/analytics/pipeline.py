@@ -1,0 +1,442 @@
+"""The whole analysis behind `loyalist analyze`: one call from a transactions table to every measure.
+
+Why one orchestrating function: the CLI, the API and the benchmark must compute exactly the same
+thing, and the expensive intermediate results (summaries at a few dates) are shared between the
+measures instead of being recomputed. Each step reports progress through a callback so the CLI
+can show it; failures of optional steps (a model that cannot be fitted on too little history)
+become notes in the report instead of aborting everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from loyalist.analytics import clv_pipeline
+from loyalist.analytics.churn import ChurnValidation, churn_features, evaluate_ranking, validate_churn_model
+from loyalist.analytics.cohorts import cohort_matrix, cohort_table
+from loyalist.analytics.errors import AnalyticsInputError
+from loyalist.analytics.io import InputReport
+from loyalist.analytics.nps import nps_summary, nps_trend
+from loyalist.analytics.retention import PERIODS, retention_rates
+from loyalist.analytics.rfm import score_rfm, segment_movement, segment_summary
+from loyalist.analytics.summary import observed_range, summary_data
+
+__all__ = ["AnalysisSettings", "Analysis", "analyze", "write_outputs"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class AnalysisSettings:
+    """Choices of the analysis; defaults suit daily retail data."""
+
+    observation_end: dt.date | str | None = None  # default: the last transaction date
+    model: str = "bgnbd"
+    horizon_months: int = 12
+    annual_discount_rate: float = 0.10
+    churn_horizon_days: int = 90
+    holdout_days: int | None = None  # default: half the history, at most 365 days
+    compare_days: int = 90  # RFM movement: segments now vs this many days earlier
+    risk_list_size: int = 100
+    discrete_period: str | None = None  # e.g. "year": also fit BG/BB on purchases per period
+    seed: int = 0
+
+
+@dataclass
+class Analysis:
+    """Everything the report, the JSON summary and the API show."""
+
+    settings: AnalysisSettings
+    observation_end: pd.Timestamp
+    first_date: pd.Timestamp
+    input_report: InputReport | None
+    kpis: dict[str, Any]
+    retention: dict[str, pd.DataFrame]
+    cohorts: pd.DataFrame
+    cohort_matrix: pd.DataFrame
+    rfm_segments: pd.DataFrame
+    rfm_movement: pd.DataFrame
+    customers: pd.DataFrame
+    risk_list: pd.DataFrame
+    clv: clv_pipeline.ClvResult | None = None
+    churn_metrics: dict[str, Any] | None = None
+    model_ranking: dict[str, Any] | None = None
+    members: pd.DataFrame | None = None
+    nps: dict[str, Any] | None = None
+    nps_trend: pd.DataFrame | None = None
+    bgbb: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary_json(self) -> dict[str, Any]:
+        """The JSON summary: headline numbers, definitions, model fits, notes (no per-customer rows)."""
+        return _jsonable({
+            "observation_end": self.observation_end.date().isoformat(),
+            "first_transaction": self.first_date.date().isoformat(),
+            "input": self.input_report.as_dict() if self.input_report else None,
+            "kpis": self.kpis,
+            "definitions": DEFINITIONS,
+            "retention": {p: df.to_dict(orient="records") for p, df in self.retention.items()},
+            "rfm_segments": self.rfm_segments.to_dict(orient="records"),
+            "clv": None if self.clv is None else {
+                "model": self.clv.model_name, "params": self.clv.params, "log_likelihood": self.clv.log_likelihood,
+                "spend_params": self.clv.spend_params, "comparison": self.clv.comparison,
+                "holdout": None if self.clv.diagnostics is None else self.clv.diagnostics.to_dict(orient="records"),
+                "horizon_months": self.settings.horizon_months,
+                "annual_discount_rate": self.settings.annual_discount_rate},
+            "churn_model": self.churn_metrics,
+            "model_ranking": self.model_ranking,
+            "members": None if self.members is None else self.members.to_dict(orient="records"),
+            "nps": self.nps,
+            "nps_trend": None if self.nps_trend is None else self.nps_trend.to_dict(orient="records"),
+            "bgbb": self.bgbb,
+            "notes": self.notes,
+            "timings_seconds": self.timings,
+        })
+
+
+DEFINITIONS = {
+    "active_customer": "bought at least once in the period (or in the last 365 days for the headline count)",
+    "retention_rate": "customers who bought in both the previous and this period / customers who bought in the "
+                      "previous period",
+    "churn_rate": "1 - retention rate: the share of the previous period's buyers who did not buy again",
+    "repeat_purchase_rate": "customers with purchases on at least two different days / all customers",
+    "historical_clv": "net revenue to date (purchases minus returns)",
+    "predictive_clv": "discounted expected revenue over the horizon: expected purchases (transaction model) x "
+                      "expected value per purchase (Gamma-Gamma)",
+    "p_alive": "probability that the customer has not silently left (transaction model)",
+    "churn_probability": "probability of no purchase in the next churn-horizon days (supervised model; "
+                         "1 - P(alive) when no supervised model could be trained)",
+    "value_at_risk": "churn probability x the customer's revenue in the last 365 days",
+    "revenue_at_risk": "sum of value at risk over all customers",
+    "annual_cost_of_churn": "customers lost (bought in the year before last, not in the last 365 days) x average "
+                            "revenue per active customer in the last 365 days",
+    "nps": "% promoters (9-10) - % detractors (0-6) of all answers",
+}
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(obj, pd.Timestamp | dt.date):
+        return obj.isoformat()
+    if isinstance(obj, pd.DataFrame):
+        return _jsonable(obj.to_dict(orient="records"))
+    return obj
+
+
+def _timed(timings: dict[str, float], name: str, progress: Progress | None) -> Any:
+    import time
+
+    class _T:
+        def __enter__(self) -> None:
+            if progress:
+                progress(name)
+            self.t = time.perf_counter()
+
+        def __exit__(self, *exc: Any) -> None:
+            timings[name] = round(time.perf_counter() - self.t, 3)
+
+    return _T()
+
+
+def analyze(
+    table: ibis.Table,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "occurred_at",
+    value_col: str = "amount",
+    member_col: str | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    settings: AnalysisSettings | None = None,
+    input_report: InputReport | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Run every measure on `table` (any Ibis backend). See DEFINITIONS for what each number means."""
+    s = settings or AnalysisSettings()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    kw = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
+    with _timed(timings, "date range", progress):
+        first, last = observed_range(table, date_col=date_col)
+    end = pd.Timestamp(s.observation_end).normalize() if s.observation_end else last
+    if end < first:
+        raise AnalyticsInputError(f"--as-of {end.date()} is before the first transaction ({first.date()})")
+    span = int((end - first).days)
+
+    with _timed(timings, "customer summary", progress):
+        full = summary_data(table, observation_end=end, **kw)
+    if full.empty:
+        raise AnalyticsInputError("no purchases (rows with a non-negative amount) up to the observation end")
+
+    with _timed(timings, "retention", progress):
+        retention = {p: retention_rates(table, observation_end=end, period=p, **kw) for p in PERIODS}
+    with _timed(timings, "cohorts", progress):
+        cohorts = cohort_table(table, observation_end=end, **kw)
+        matrix = cohort_matrix(cohorts)
+
+    with _timed(timings, "RFM", progress):
+        rfm = score_rfm(full, observation_end=end)
+        segments = segment_summary(rfm)
+        before_date = end - pd.Timedelta(days=s.compare_days)
+        if before_date >= first:
+            before_summary = summary_data(table, observation_end=before_date, **kw)
+            movement = segment_movement(score_rfm(before_summary, observation_end=before_date), rfm)
+        else:
+            movement = pd.DataFrame()
+            notes.append(f"segment movement needs history before {before_date.date()}")
+
+    clv_result = None
+    customers_out = full.drop(columns=["monetary_value"]).rename(
+        columns={"recency": "recency_days_span", "T": "age_days", "frequency": "repeat_purchase_days"})
+    customers_out["mean_repeat_value"] = full["monetary_value"].to_numpy()
+    customers_out = customers_out.merge(rfm.drop(columns=["frequency", "monetary"]), on="customer_id", how="left")
+    with _timed(timings, "CLV models", progress):
+        try:
+            clv_result = _clv(table, full, s, end, first, span, kw, notes)
+            customers_out = customers_out.merge(clv_result.predictions, on="customer_id", how="left")
+        except (AnalyticsInputError, ValueError, FloatingPointError) as exc:
+            notes.append(f"predictive CLV skipped: {exc}")
+
+    with _timed(timings, "churn features", progress):
+        current = churn_features(table, as_of=end, customers=customers, feedback=feedback, **kw)
+    churn_validation: ChurnValidation | None = None
+    churn_metrics = None
+    model_ranking = None
+    with _timed(timings, "churn model", progress):
+        try:
+            churn_validation = validate_churn_model(table, observation_end=end, horizon_days=s.churn_horizon_days,
+                                                    customers=customers, feedback=feedback, seed=s.seed,
+                                                    first_date=first, current_features=current, **kw)
+            churn_metrics = {"horizon_days": s.churn_horizon_days,
+                             "train_as_of": churn_validation.train_as_of.date().isoformat(),
+                             "validated_on": f"{churn_validation.valid_as_of.date()} .. {end.date()}",
+                             "features": churn_validation.model.features_, **churn_validation.metrics}
+        except (AnalyticsInputError, ValueError) as exc:
+            notes.append(f"supervised churn model skipped: {exc}")
+    if churn_validation is not None and clv_result is not None:
+        with _timed(timings, "model ranking", progress):
+            model_ranking = _rank_models(table, churn_validation, s, kw, churn_metrics or {})
+
+    with _timed(timings, "risk", progress):
+        risk = current[["customer_id", "revenue_last_365", "purchases_last_365", "purchases_prev_365"]].copy()
+        if churn_validation is not None:
+            risk = risk.merge(churn_validation.scores, on="customer_id", how="left")
+            source = "supervised"
+        elif "p_alive" in customers_out:
+            risk = risk.merge(customers_out[["customer_id", "p_alive"]], on="customer_id", how="left")
+            risk["churn_probability"] = 1.0 - risk.pop("p_alive")
+            source = "1 - P(alive)"
+        else:
+            risk["churn_probability"] = np.nan
+            source = "none"
+        risk["value_at_risk"] = risk["churn_probability"] * risk["revenue_last_365"]
+        customers_out = customers_out.merge(risk[["customer_id", "churn_probability", "value_at_risk",
+                                                  "revenue_last_365"]], on="customer_id", how="left")
+        risk_list = _risk_list(risk, current, churn_validation, customers_out, s.risk_list_size)
+        kpis = _kpis(full, current, risk, retention, end, span, source, clv_result, notes)
+
+    members = None
+    member_flags = _member_flags(table, customer_col, member_col, customers)
+    if member_flags is not None:
+        with _timed(timings, "members", progress):
+            customers_out = customers_out.merge(member_flags, on="customer_id", how="left")
+            members = _members(customers_out)
+    nps = trend = None
+    if feedback is not None and not feedback.empty:
+        with _timed(timings, "NPS", progress):
+            nps = nps_summary(feedback)
+            trend = nps_trend(feedback)
+    bgbb = None
+    if s.discrete_period:
+        with _timed(timings, "BG/BB", progress):
+            try:
+                disc = clv_pipeline.discrete_summary(table, observation_end=end, period=s.discrete_period, **kw)
+                model, palive = clv_pipeline.fit_bgbb(disc)
+                bgbb = {"period": s.discrete_period, "params": model.params_,
+                        "log_likelihood": model.log_likelihood_}
+                customers_out = customers_out.merge(palive, on="customer_id", how="left")
+            except (AnalyticsInputError, ValueError) as exc:
+                notes.append(f"BG/BB skipped: {exc}")
+    return Analysis(settings=s, observation_end=end, first_date=first, input_report=input_report, kpis=kpis,
+                    retention=retention, cohorts=cohorts, cohort_matrix=matrix, rfm_segments=segments,
+                    rfm_movement=movement, customers=customers_out, risk_list=risk_list, clv=clv_result,
+                    churn_metrics=churn_metrics, model_ranking=model_ranking, members=members, nps=nps,
+                    nps_trend=trend, bgbb=bgbb, notes=notes, timings=timings)
+
+
+def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Timestamp, first: pd.Timestamp,
+         span: int, kw: dict[str, str], notes: list[str]) -> clv_pipeline.ClvResult:
+    model = clv_pipeline.fit_transaction_model(full, model=s.model)
+    spend = clv_pipeline.fit_spend_model(full, seed=s.seed)
+    if spend is None:
+        notes.append("Gamma-Gamma skipped: fewer than 10 repeat buyers; no predictive CLV in money")
+    predictions = clv_pipeline.predict_customers(full, model, spend, horizon_months=s.horizon_months,
+                                                 annual_discount_rate=s.annual_discount_rate)
+    holdout = s.holdout_days or min(365, span // 2)
+    diagnostics = None
+    cal = None
+    if holdout >= 7 and span - holdout >= 7:
+        cal_end = end - pd.Timedelta(days=holdout)
+        cal = summary_data(table, observation_end=end, calibration_end=cal_end, **kw)
+        cal_model = clv_pipeline.fit_transaction_model(cal, model=s.model)
+        diagnostics = clv_pipeline.holdout_diagnostics(cal, cal_model)
+        diagnostics.attrs["calibration_end"] = cal_end.date().isoformat()
+        diagnostics.attrs["holdout_days"] = holdout
+    else:
+        notes.append("holdout diagnostics skipped: less than two weeks of history on either side")
+    comparison = clv_pipeline.compare_models(full, cal_summary=cal, seed=s.seed)
+    if len(full) > 50_000:
+        notes.append("model comparison fitted on a random sample of 50,000 customers")
+    return clv_pipeline.ClvResult(model_name=clv_pipeline.MODEL_NAMES[s.model], params=model.params_,
+                                  log_likelihood=float(model.log_likelihood_),
+                                  spend_params=None if spend is None else spend.params_, predictions=predictions,
+                                  diagnostics=diagnostics, comparison=comparison)
+
+
+def _rank_models(table: ibis.Table, v: ChurnValidation, s: AnalysisSettings, kw: dict[str, str],
+                 metrics: dict[str, Any]) -> dict[str, Any]:
+    """Rank the validation customers by the probabilistic model too and compare on the same labels."""
+    valid_summary = summary_data(table, observation_end=v.valid_as_of, **kw)
+    model = clv_pipeline.fit_transaction_model(valid_summary, model=s.model)
+    pred = clv_pipeline.predict_customers(valid_summary, model, None)
+    feats, labels = v.comparison["valid_features"], v.comparison["valid_labels"]
+    aligned = feats[["customer_id"]].merge(pred, on="customer_id", how="left")
+    days = s.churn_horizon_days
+    expected = np.asarray(model.expected_purchases(
+        days / clv_pipeline.TIME_UNIT_DAYS, valid_summary["frequency"].to_numpy(dtype="float64"),
+        valid_summary["recency"].to_numpy(dtype="float64") / clv_pipeline.TIME_UNIT_DAYS,
+        valid_summary["T"].to_numpy(dtype="float64") / clv_pipeline.TIME_UNIT_DAYS))
+    exp_map = pd.Series(expected, index=valid_summary["customer_id"].to_numpy())
+    score = -exp_map.reindex(aligned["customer_id"].to_numpy()).to_numpy()
+    prob = evaluate_ranking(labels, np.nan_to_num(score, nan=0.0))
+    prob.pop("calibration", None)
+    prob.pop("brier", None)
+    sup = {k: metrics.get(k) for k in ("auc", "precision_at_k", "k")}
+    better = "supervised" if (sup["auc"] or 0) >= prob["auc"] else "probabilistic"
+    return {"probabilistic": {"model": clv_pipeline.MODEL_NAMES[s.model], "score": "expected purchases in horizon "
+                              "(fewer = riskier)", **prob}, "supervised": sup, "better_by_auc": better}
+
+
+def _risk_list(risk: pd.DataFrame, current: pd.DataFrame, v: ChurnValidation | None, customers: pd.DataFrame,
+               size: int) -> pd.DataFrame:
+    top = risk[risk["value_at_risk"] > 0].nlargest(size, "value_at_risk")
+    out = top[["customer_id", "churn_probability", "revenue_last_365", "value_at_risk"]].copy()
+    extra = customers[["customer_id", "segment", "last_purchase"] + (["p_alive"] if "p_alive" in customers else [])]
+    out = out.merge(extra, on="customer_id", how="left")
+    if v is not None and len(out):
+        feats = current.set_index("customer_id").loc[out["customer_id"]].reset_index()
+        out["reasons"] = v.model.reasons(feats)
+    else:
+        rec = current.set_index("customer_id").loc[out["customer_id"], "recency_days"].to_numpy()
+        out["reasons"] = [f"days since last purchase: {int(r)}" for r in rec]
+    return out.reset_index(drop=True)
+
+
+def _kpis(full: pd.DataFrame, current: pd.DataFrame, risk: pd.DataFrame, retention: dict[str, pd.DataFrame],
+          end: pd.Timestamp, span: int, source: str, clv: clv_pipeline.ClvResult | None,
+          notes: list[str]) -> dict[str, Any]:
+    active_365 = int((current["purchases_last_365"] > 0).sum())
+    active_90 = int((current["purchases_last_90"] > 0).sum())
+    lost = int(((current["purchases_prev_365"] > 0) & (current["purchases_last_365"] == 0)).sum())
+    avg_yearly = float(current.loc[current["purchases_last_365"] > 0, "revenue_last_365"].mean()) if active_365 else 0.0
+    if span < 730:
+        notes.append("less than two years of history: customers lost and the annual cost of churn cover a "
+                     "partial prior year")
+    kpis: dict[str, Any] = {
+        "customers": int(len(full)),
+        "transactions": int(full["transactions"].sum() + full["returns"].sum()),
+        "revenue": float(full["revenue"].sum()),
+        "returns_value": float(-full["return_value"].sum()),
+        "net_revenue": float(full["net_revenue"].sum()),
+        "active_customers_365d": active_365,
+        "active_customers_90d": active_90,
+        "repeat_purchase_rate": float((full["purchase_days"] >= 2).mean()),
+        "historical_clv_mean": float(full["net_revenue"].mean()),
+        "average_yearly_value": avg_yearly,
+        "customers_lost_last_year": lost,
+        "annual_cost_of_churn": lost * avg_yearly,
+        "revenue_at_risk": float(np.nansum(risk["value_at_risk"].to_numpy())),
+        "churn_probability_source": source,
+    }
+    for period, df in retention.items():
+        done = df[df["complete"] & df["retention_rate"].notna()]
+        if len(done):
+            kpis[f"retention_rate_last_{period}"] = float(done["retention_rate"].iloc[-1])
+            kpis[f"churn_rate_last_{period}"] = float(done["churn_rate"].iloc[-1])
+    if clv is not None and "clv" in clv.predictions:
+        kpis["predictive_clv_mean"] = float(clv.predictions["clv"].mean())
+        kpis["predictive_clv_total"] = float(clv.predictions["clv"].sum())
+        kpis["expected_purchases_365d_total"] = float(clv.predictions["expected_purchases_365d"].sum())
+    if clv is not None:
+        kpis["p_alive_mean"] = float(clv.predictions["p_alive"].mean())
+    return kpis
+
+
+def _member_flags(table: ibis.Table, customer_col: str, member_col: str | None,
+                  customers: pd.DataFrame | None) -> pd.DataFrame | None:
+    if customers is not None and "is_member" in customers:
+        return customers[["customer_id"]].assign(is_member=customers["is_member"].astype(bool))
+    col = member_col or ("is_member" if "is_member" in table.columns else None)
+    if col is None or col not in table.columns:
+        return None
+    g = table.group_by(table[customer_col].name("customer_id")).aggregate(
+        is_member=table[col].cast("int64").max())
+    df = g.execute()
+    df["is_member"] = df["is_member"].fillna(0).astype(bool)
+    return df
+
+
+def _members(c: pd.DataFrame) -> pd.DataFrame:
+    c = c.assign(group=np.where(c["is_member"].fillna(False).astype(bool), "members", "non-members"))
+    agg: dict[str, tuple[str, str]] = {"customers": ("customer_id", "size"),
+                                       "net_revenue_mean": ("net_revenue", "mean"),
+                                       "purchase_days_mean": ("purchase_days", "mean"),
+                                       "revenue_last_365_mean": ("revenue_last_365", "mean")}
+    for col in ("p_alive", "clv", "churn_probability"):
+        if col in c:
+            agg[f"{col}_mean"] = (col, "mean")
+    g = c.groupby("group").agg(**agg)
+    g["repeat_purchase_rate"] = c.groupby("group")["purchase_days"].apply(lambda s: float((s >= 2).mean()))
+    g["share"] = g["customers"] / g["customers"].sum()
+    return g.reset_index()
+
+
+def write_outputs(analysis: Analysis, out_dir: str | Path, *, charts: bool = True) -> dict[str, Path]:
+    """Write report.html, customers.csv, customers.parquet and summary.json into `out_dir`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from loyalist.analytics.report import render_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = analysis.customers.copy()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    paths = {"csv": out / "customers.csv", "parquet": out / "customers.parquet", "json": out / "summary.json",
+             "html": out / "report.html"}
+    pq.write_table(table, paths["parquet"])
+    pacsv.write_csv(table, paths["csv"])
+    paths["json"].write_text(json.dumps(analysis.summary_json(), indent=2), encoding="utf-8")
+    paths["html"].write_text(render_report(analysis, draw=charts), encoding="utf-8")
+    return paths
