@@ -254,3 +254,46 @@ def test_merge_keeps_the_better_tier_and_all_history(session, actor, ladder) -> 
     assert session.scalar(select(func.count()).select_from(TierHistory).where(TierHistory.customer_id == b)) == 0
     assert [(c.reason, c.to_code) for c in service.history(session, a)][0] == ("merge", "gold")
     assert len(service.history(session, a)) == 3
+
+
+def test_points_metric_uses_earned_points_only(session, actor) -> None:
+    from loyalist.ledger import service as ledger
+
+    _tier(session, actor, "club", 1, "1000", metric="points", window=90)
+    cid = _customer(session, actor)
+    ledger.earn(session, customer_id=cid, points=800, source="test", idempotency_key="e1", reason="purchase",
+                actor=actor, occurred_at=T0)
+    ledger.earn(session, customer_id=cid, points=500, source="test", idempotency_key="b1", reason="welcome",
+                actor=actor, occurred_at=T0, kind="bonus")
+    assert service.evaluate_customer(session, customer_id=cid, actor=actor, as_of=T0 + timedelta(days=1)) is None
+    assert service.progress(session, cid, as_of=T0 + timedelta(days=1)).remaining == Decimal("200")
+    ledger.earn(session, customer_id=cid, points=200, source="test", idempotency_key="e2", reason="purchase",
+                actor=actor, occurred_at=T0 + timedelta(days=2))
+    change = service.evaluate_customer(session, customer_id=cid, actor=actor, as_of=T0 + timedelta(days=3))
+    assert (change.to_code, change.metric_value) == ("club", Decimal("1000"))
+
+
+def test_reevaluation_reads_definitions_once_not_per_customer(session, actor, ladder) -> None:
+    """Statement count grows only by the metric look-ups per customer (one per metric/window),
+    never by definition or status loads; with bulk metric functions it is constant."""
+    from sqlalchemy import event
+
+    ids = [_customer(session, actor) for _ in range(6)]
+    for cid in ids:
+        _buy(session, cid, "150", T0)
+        service.evaluate_customer(session, customer_id=cid, actor=actor, as_of=T0 + timedelta(hours=1))
+    statements: list[str] = []
+
+    def _count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    bind = session.connection()
+    event.listen(bind, "before_cursor_execute", _count)
+    try:
+        result = service.reevaluate_all(session, as_of=T0 + timedelta(days=2), actor=actor)
+    finally:
+        event.remove(bind, "before_cursor_execute", _count)
+    assert (result.evaluated, result.upgraded, result.downgraded) == (6, 0, 0)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # 2 definition loads + 1 status load + 1 spend look-up per customer (silver and gold share a window).
+    assert len(selects) == 3 + len(ids)

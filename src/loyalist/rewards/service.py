@@ -254,6 +254,8 @@ def redeem_reward(
     if customer.merged_into_id is not None:
         raise InvalidState(f"customer_id: customer {customer_id} was merged into {customer.merged_into_id}",
                            field="customer_id")
+    if customer.status != "active":
+        raise InvalidState(f"customer_id: customer {customer_id} is {customer.status}", field="customer_id")
     reward = _reward_row(session, reward_id)
     now = clock.now()
     problem = _availability_problem(reward, now)

@@ -325,7 +325,6 @@ def _apply(
         row.grace_until = None
         row.metric_value = values.get((to.metric, to.window_days), ZERO) if to else value
         row.evaluated_at = as_of
-        session.flush()
         return _record_change(session, customer_id=customer_id, reason=reason, src=current, dst=to,
                               value=row.metric_value, grace_until=None, at=as_of, actor=actor, tiers=tiers)
 
@@ -334,27 +333,20 @@ def _apply(
     if row is None:
         return None
     if q_rank == cur_rank:
-        if row.grace_until is not None:
-            row.grace_until = None
-            session.flush()
-            return _record_change(session, customer_id=customer_id, reason="grace_cleared", src=current,
-                                  dst=current, value=value, grace_until=None, at=as_of, actor=actor,
-                                  tiers=tiers)
-        session.flush()
-        return None
-    # Below the current tier.
+        if row.grace_until is None:
+            return None
+        row.grace_until = None
+        return _record_change(session, customer_id=customer_id, reason="grace_cleared", src=current, dst=current,
+                              value=value, grace_until=None, at=as_of, actor=actor, tiers=tiers)
+    # Below the current tier: only the re-evaluation job may act, and only after grace.
     if not allow_downgrade or current is None:
-        session.flush()
         return None
     if row.grace_until is None and current.grace_days > 0:
         row.grace_until = as_of + timedelta(days=current.grace_days)
-        session.flush()
-        return _record_change(session, customer_id=customer_id, reason="grace_started", src=current,
-                              dst=current, value=value, grace_until=row.grace_until, at=as_of, actor=actor,
-                              tiers=tiers)
+        return _record_change(session, customer_id=customer_id, reason="grace_started", src=current, dst=current,
+                              value=value, grace_until=row.grace_until, at=as_of, actor=actor, tiers=tiers)
     if row.grace_until is None or as_of >= row.grace_until:
         return _move(qualifying, "downgrade")
-    session.flush()
     return None
 
 
@@ -378,9 +370,11 @@ def evaluate_customer(
         return None
     values = _values_for(session, active, customer_id, as_of)
     row = session.get(CustomerTier, customer_id, with_for_update=True)
-    return _apply(session, customer_id=customer_id, row=row, tiers=_all_tiers_by_id(session),
-                  qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
-                  allow_downgrade=False)
+    change = _apply(session, customer_id=customer_id, row=row, tiers=_all_tiers_by_id(session),
+                    qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
+                    allow_downgrade=False)
+    session.flush()
+    return change
 
 
 def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Actor = SYSTEM
