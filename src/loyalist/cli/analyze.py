@@ -1,0 +1,140 @@
+"""`loyalist analyze`: retention analytics on a transactions file or on the operational database.
+
+Writes report.html (self-contained), customers.csv / customers.parquet (per-customer scores) and
+summary.json into --out. Input problems are printed by name (column, rows) with exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from loyalist.cli.common import console, err_console
+
+__all__ = ["register", "analyze_command", "database_table"]
+
+
+def database_table(url: str) -> tuple[Any, Any]:
+    """Ibis connection to the operational database and the normalised `purchases` expression.
+
+    Value of a purchase = net_amount - refunded_amount (refunds reduce the purchase, they are not
+    separate negative rows in this table).
+    """
+    import ibis
+    from sqlalchemy.engine import make_url
+
+    from loyalist.analytics.errors import AnalyticsInputError
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise AnalyticsInputError("--from-db needs a file database; LOYALIST_DATABASE_URL points at memory")
+        if not Path(parsed.database).exists():
+            raise AnalyticsInputError(f"database file {parsed.database} does not exist")
+        con = ibis.sqlite.connect(parsed.database)
+    elif backend == "postgresql":
+        con = ibis.postgres.connect(user=parsed.username, password=parsed.password, host=parsed.host or "localhost",
+                                    port=parsed.port or 5432, database=parsed.database)
+    else:
+        raise AnalyticsInputError(f"--from-db supports SQLite and PostgreSQL, not {backend}")
+    if "purchases" not in con.list_tables():
+        raise AnalyticsInputError("the database has no `purchases` table (run `loyalist db upgrade`?)")
+    t = con.table("purchases")
+    expr = t.select(customer_id=t.customer_id, occurred_at=t.occurred_at.cast("timestamp"),
+                    amount=t.net_amount.cast("float64") - t.refunded_amount.cast("float64"))
+    return con, expr
+
+
+def analyze_command(
+    transactions: Annotated[Path | None, typer.Argument(help="CSV or Parquet file of transactions")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, customers.csv/.parquet, "
+                                      "summary.json")] = Path("loyalist-report"),
+    customers: Annotated[Path | None, typer.Option(help="Customer attributes: id, member flag, numeric "
+                                                   "features (complaints, points balance, ...)")] = None,
+    feedback: Annotated[Path | None, typer.Option(help="NPS answers: customer id, date, score 0-10")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation end date (default: last "
+                                              "transaction)")] = None,
+    from_db: Annotated[bool, typer.Option("--from-db", help="Read `purchases` from LOYALIST_DATABASE_URL")] = False,
+    database_url: Annotated[str | None, typer.Option(help="Override LOYALIST_DATABASE_URL for --from-db")] = None,
+    customer_col: Annotated[str | None, typer.Option(help="Customer id column")] = None,
+    date_col: Annotated[str | None, typer.Option(help="Date/time column")] = None,
+    value_col: Annotated[str | None, typer.Option(help="Amount column (negative = return)")] = None,
+    order_col: Annotated[str | None, typer.Option(help="Order id column")] = None,
+    quantity_col: Annotated[str | None, typer.Option(help="Quantity column")] = None,
+    member_col: Annotated[str | None, typer.Option(help="Member flag column")] = None,
+    names: Annotated[str | None, typer.Option(help="Comma-separated column names for a file without header")] = None,
+    date_format: Annotated[str | None, typer.Option(help="strptime format of the dates, e.g. %d/%m/%Y")] = None,
+    model: Annotated[str, typer.Option(help="Transaction model: bgnbd, paretonbd or mbgnbd")] = "bgnbd",
+    horizon_months: Annotated[int, typer.Option(help="Predictive CLV horizon in months")] = 12,
+    discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV (0.10 = 10%)")] = 0.10,
+    churn_horizon_days: Annotated[int, typer.Option(help="Churn = no purchase within this many days")] = 90,
+    holdout_days: Annotated[int | None, typer.Option(help="Holdout length for model diagnostics")] = None,
+    discrete_period: Annotated[str | None, typer.Option(help="Also fit BG/BB on purchases per month/quarter/"
+                                                        "year")] = None,
+    charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Draw charts in the report")] = True,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads")] = None,
+    memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 3GB")] = None,
+) -> None:
+    """Who stays, who is leaving, what each customer is worth: the retention report."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from loyalist.analytics.errors import AnalyticsInputError
+    from loyalist.analytics.io import load_customers, load_feedback, load_transactions
+    from loyalist.analytics.pipeline import AnalysisSettings, analyze, write_outputs
+
+    if (transactions is None) == (not from_db):
+        err_console.print("[red]error:[/red] give a TRANSACTIONS file or --from-db (exactly one)")
+        raise typer.Exit(code=2)
+    settings = AnalysisSettings(observation_end=as_of, model=model, horizon_months=horizon_months,
+                                annual_discount_rate=discount_rate, churn_horizon_days=churn_horizon_days,
+                                holdout_days=holdout_days, discrete_period=discrete_period)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=err_console, transient=False) as progress:
+            task = progress.add_task("reading input", total=None)
+
+            def step(name: str) -> None:
+                progress.update(task, description=name)
+
+            report = None
+            if from_db:
+                from loyalist.config import Settings
+
+                _, table = database_table(database_url or Settings().database_url)
+                kw = {"customer_col": "customer_id", "date_col": "occurred_at", "value_col": "amount"}
+            else:
+                assert transactions is not None
+                loaded = load_transactions(
+                    transactions, customer_col=customer_col, date_col=date_col, value_col=value_col,
+                    order_col=order_col, quantity_col=quantity_col, member_col=member_col,
+                    names=[n.strip() for n in names.split(",")] if names else None, date_format=date_format,
+                    threads=threads, memory_limit=memory_limit)
+                table, report = loaded.table, loaded.report
+                kw = {"customer_col": "customer_id", "date_col": "occurred_at", "value_col": "amount"}
+            cust = load_customers(customers) if customers else None
+            fb = load_feedback(feedback) if feedback else None
+            analysis = analyze(table, customers=cust, feedback=fb, settings=settings, input_report=report,
+                               progress=step, **kw)
+            step("writing report")
+            paths = write_outputs(analysis, out, charts=charts)
+            progress.update(task, description="done")
+    except AnalyticsInputError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(code=2) from exc
+    if report is not None:
+        for warning in report.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    for note in analysis.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}")
+    k = analysis.kpis
+    console.print(f"{k['customers']:,} customers, {k['active_customers_365d']:,} active in the last 365 days, "
+                  f"repeat-purchase rate {100 * k['repeat_purchase_rate']:.1f}%")
+    for kind, path in paths.items():
+        console.print(f"  {kind:8s} {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze_command)
