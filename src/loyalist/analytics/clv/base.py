@@ -158,6 +158,7 @@ def maximise(
     *,
     analytic_gradient: bool,
     tol: float = 1e-12,
+    exhaustive: bool = False,
 ) -> FitResult:
     """Minimise a (mean) negative log-likelihood over log-parameters from several starts.
 
@@ -165,7 +166,8 @@ def maximise(
     with an analytic gradient it needs a few dozen evaluations. Each start is followed, when
     L-BFGS-B stops early without converging, by a Nelder-Mead pass and a final L-BFGS-B
     polish — a cheap insurance against the flat ridges these likelihoods are known for.
-    The best of all starts wins.
+    The best start wins; later starts only run when the first did not converge, unless
+    ``exhaustive`` asks for all of them.
     """
     best: FitResult | None = None
     k = len(starts[0])
@@ -205,6 +207,8 @@ def maximise(
         )
         if best is None or (np.isfinite(candidate.neg_mean_ll) and candidate.neg_mean_ll < best.neg_mean_ll):
             best = candidate
+        if best.converged and not exhaustive:
+            break  # the later starts are a fallback for a failed first attempt
     assert best is not None
     return best
 

@@ -22,7 +22,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, logsumexp
 
-from .base import BaseModel, FloatArray, compress_rows, maximise, validate_counts, validate_weights
+from .base import (
+    BaseModel,
+    FloatArray,
+    compress_rows,
+    maximise,
+    validate_counts,
+    validate_horizon,
+    validate_weights,
+)
 
 
 def _validate_discrete(
@@ -119,7 +127,9 @@ class BetaGeoBetaBinomModel(BaseModel):
         i.e. posterior mean of p times the expected number of future opportunities alive; the
         explicit sum (instead of the closed form with 1/(gamma-1)) stays finite at gamma = 1.
         """
-        future = validate_counts("n_future", n_future)
+        future = validate_horizon("n_future", n_future)
+        if np.any(future != np.floor(future)):
+            raise ValueError("n_future must be a whole number of opportunities")
         x, tx, n = _validate_discrete(frequency, recency, n_periods)
         x, tx, n, future = np.broadcast_arrays(x, tx, n, future)
         alpha, beta, gamma, delta = params = self._params_array()
