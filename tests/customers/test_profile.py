@@ -216,3 +216,14 @@ def test_ensure_customer_rejects_bad_email(session, actor) -> None:
         service.ensure_customer(session, external_id="E", actor=actor, email="nope")
     assert err.value.field == "email"
     assert session.scalar(select(func.count(Customer.id))) == 0
+
+
+def test_ensure_customer_insert_race_resolves_to_existing(session, actor) -> None:
+    """When a concurrent importer inserted the external id first, the insert yields nothing and
+    ensure_customer re-reads instead of failing."""
+    cid = service.ensure_customer(session, external_id="RACE", actor=actor)
+    now = clock.now()
+    assert service._insert_customer_fast(session, {"external_id": "RACE", "email": None, "display_name": None,
+                                                   "status": "active", "created_at": now, "updated_at": now}) is None
+    assert session.scalar(select(func.count(Customer.id)).where(Customer.external_id == "RACE")) == 1
+    assert service.ensure_customer(session, external_id="RACE", actor=actor) == cid

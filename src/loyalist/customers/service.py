@@ -307,6 +307,28 @@ def _insert_customer(session: Session, values: dict[str, Any]) -> Customer | Non
     return row
 
 
+def _insert_customer_fast(session: Session, values: dict[str, Any]) -> int | None:
+    """Core `INSERT ... ON CONFLICT (external_id) DO NOTHING RETURNING id` (no savepoint round
+    trips on the import hot path); None when the external id already exists."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other backends take the portable path
+        row = _insert_customer(session, values)
+        return None if row is None else row.id
+    stmt = _FAST_INSERT.get(dialect)
+    if stmt is None:
+        table = Customer.__table__
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"]).returning(table.c.id)
+        _FAST_INSERT[dialect] = stmt
+    return session.execute(stmt, values).scalar()
+
+
+_FAST_INSERT: dict[str, Any] = {}
+
+
 # --------------------------------------------------------------------------- create / read / update
 
 def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> CustomerRead:
@@ -412,20 +434,22 @@ def ensure_customer(
     ext = _text(external_id, "external_id", 100)
     if ext is None:
         raise ValidationFailed("external_id: required", field="external_id")
-    found = session.execute(select(Customer.id, Customer.status).where(Customer.external_id == ext)).first()
+    table = Customer.__table__  # Core select: this lookup runs once per imported event
+    found = session.execute(select(table.c.id, table.c.status).where(table.c.external_id == ext)).first()
     if found is not None:
         return found[0] if found[1] != "merged" else resolve_customer_id(session, customer_id=found[0])
-    values = {"external_id": ext, "email": normalise_email(email), "display_name": _text(name, "name", 200)}
+    values: dict[str, Any] = {"external_id": ext, "email": normalise_email(email),
+                              "display_name": _text(name, "name", 200)}
     now = clock.now()
-    row = _insert_customer(session, {**values, "status": "active", "created_at": now, "updated_at": now})
-    if row is None:
+    new_id = _insert_customer_fast(session, {**values, "status": "active", "created_at": now, "updated_at": now})
+    if new_id is None:
         return resolve_customer_id(session, external_id=ext)
-    interactions.record(session, customer_id=row.id, kind="profile_change", channel=_timeline_channel(actor),
+    interactions.record(session, customer_id=new_id, kind="profile_change", channel=_timeline_channel(actor),
                         summary="Customer profile created", actor=actor, occurred_at=now,
                         data={"event": "created"})
-    audit.record(session, actor=actor, action="customer.create", target_type="customer", target_id=row.id,
-                 after=_snapshot(row))
-    return row.id
+    audit.record(session, actor=actor, action="customer.create", target_type="customer", target_id=new_id,
+                 after=_snapshot({f: values.get(f) for f in PROFILE_FIELDS} | {"status": "active"}))
+    return int(new_id)
 
 
 def update_customer(session: Session, *, customer_id: int, data: CustomerUpdate, actor: Actor) -> CustomerRead:

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+_TABLE = Interaction.__table__
+
+
 def _check(kind: str, channel: str, direction: str, summary: str, occurred_at: datetime | None) -> datetime:
     if kind not in KINDS:
         raise ValidationFailed(f"kind: unknown interaction kind {kind!r}", field="kind")
@@ -103,7 +106,8 @@ def record(
     values = _row(customer_id=customer_id, kind=kind, channel=channel, summary=summary, direction=direction,
                   occurred_at=occurred_at, staff_id=staff_id, actor=actor, source_type=source_type,
                   source_id=source_id, data=data, now=clock.now())
-    new_id = session.execute(insert(Interaction).returning(Interaction.id), values).scalar_one()
+    # A Core insert on the table: the ORM's bulk-insert machinery costs several times the INSERT.
+    new_id = session.execute(insert(_TABLE), values).inserted_primary_key[0]  # type: ignore[attr-defined]
     return InteractionRead(id=new_id, **values)
 
 
@@ -117,7 +121,7 @@ def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> int:
                 "source_type": None, "source_id": None, "data": None, **item}
         values.append(_row(now=now, **args))
     if values:
-        session.execute(insert(Interaction), values)
+        session.execute(insert(_TABLE), values)
     return len(values)
 
 
