@@ -273,7 +273,7 @@ def test_points_metric_uses_earned_points_only(session, actor) -> None:
     assert (change.to_code, change.metric_value) == ("club", Decimal("1000"))
 
 
-def test_reevaluation_reads_definitions_once_not_per_customer(session, actor, ladder) -> None:
+def test_reevaluation_reads_definitions_and_statuses_once(session, actor, ladder) -> None:
     """Statement count grows only by the metric look-ups per customer (one per metric/window),
     never by definition or status loads; with bulk metric functions it is constant."""
     from sqlalchemy import event
@@ -295,5 +295,15 @@ def test_reevaluation_reads_definitions_once_not_per_customer(session, actor, la
         event.remove(bind, "before_cursor_execute", _count)
     assert (result.evaluated, result.upgraded, result.downgraded) == (6, 0, 0)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # 2 definition loads + 1 status load + 1 spend look-up per customer (silver and gold share a window).
-    assert len(selects) == 3 + len(ids)
+    # 1 definitions load + 1 status load + 1 spend look-up per customer (silver and gold share a window).
+    assert len(selects) == 2 + len(ids)
+
+
+def test_evaluate_customers_in_bulk(session, actor, ladder) -> None:
+    a, b, c = (_customer(session, actor) for _ in range(3))
+    _buy(session, a, "150", T0)
+    _buy(session, b, "600", T0)
+    changes = service.evaluate_customers(session, customer_ids=[b, a, c, a], actor=actor,
+                                         as_of=T0 + timedelta(hours=1))
+    assert [(ch.customer_id, ch.to_code) for ch in changes] == [(a, "silver"), (b, "gold")]
+    assert [_code(session, x) for x in (a, b, c)] == ["silver", "gold", None]

@@ -188,10 +188,10 @@ def _metric_bulk(
 # ---------------------------------------------------------------------------------------------
 
 
-def _active_tiers(session: Session) -> list[TierDefinition]:
-    """Active tiers, best first."""
-    q = select(TierDefinition).where(TierDefinition.active.is_(True)).order_by(TierDefinition.rank.desc())
-    return list(session.scalars(q))
+def _load_tiers(session: Session) -> tuple[dict[int, TierDefinition], list[TierDefinition]]:
+    """All definitions by id (history and retired tiers need them) and the active ones, best first."""
+    rows = list(session.scalars(select(TierDefinition).order_by(TierDefinition.rank.desc())))
+    return {t.id: t for t in rows}, [t for t in rows if t.active]
 
 
 def _qualifying(
@@ -233,10 +233,6 @@ def _change_read(row: TierHistory, tiers: dict[int, TierDefinition]) -> TierChan
         reason=row.reason,  # type: ignore[arg-type]
         metric_value=row.metric_value, grace_until=row.grace_until, at=row.at, actor=row.actor,
     )
-
-
-def _all_tiers_by_id(session: Session) -> dict[int, TierDefinition]:
-    return {t.id: t for t in session.scalars(select(TierDefinition))}
 
 
 _SUMMARY = {
@@ -364,29 +360,51 @@ def evaluate_customer(
     Also clears a running grace period when the customer is back above their tier's threshold.
     Returns the change recorded, or None. Called by events after each earn or purchase.
     """
+    changes = evaluate_customers(session, customer_ids=[customer_id], actor=actor, as_of=as_of)
+    return changes[0] if changes else None
+
+
+def evaluate_customers(
+    session: Session, *, customer_ids: Iterable[int], actor: Actor, as_of: datetime | None = None
+) -> list[TierChange]:
+    """`evaluate_customer` for many customers (bulk imports): definitions and status rows are
+    read once; returns the changes recorded, in customer id order."""
     as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
-    active = _active_tiers(session)
-    if not active:
-        return None
-    values = _values_for(session, active, customer_id, as_of)
-    row = session.get(CustomerTier, customer_id, with_for_update=True)
-    change = _apply(session, customer_id=customer_id, row=row, tiers=_all_tiers_by_id(session),
-                    qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
-                    allow_downgrade=False)
+    by_id, active = _load_tiers(session)
+    ids = sorted(set(customer_ids))
+    if not active or not ids:
+        return []
+    # Lock the status rows in id order (deadlock-free) so concurrent evaluations serialise.
+    rows = {r.customer_id: r for r in session.scalars(
+        select(CustomerTier).where(CustomerTier.customer_id.in_(ids)).order_by(CustomerTier.customer_id)
+        .with_for_update())}
+    changes = []
+    for cid in ids:
+        values = _values_for(session, active, cid, as_of)
+        change = _apply(session, customer_id=cid, row=rows.get(cid), tiers=by_id,
+                        qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
+                        allow_downgrade=False)
+        if change is not None:
+            changes.append(change)
     session.flush()
-    return change
+    return changes
+
+
+def _rank(row: CustomerTier | None, tiers: dict[int, TierDefinition]) -> int:
+    return tiers[row.tier_id].rank if row is not None and row.tier_id is not None else -1
 
 
 def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Actor = SYSTEM
                    ) -> ReevaluationResult:
     """The periodic job: upgrades, grace periods, and downgrades after grace, for everyone.
 
-    Metrics are computed once per (metric, window) for all customers; only customers whose
-    status changes are written. Re-running at the same `as_of` changes nothing more.
+    Metrics are computed once per (metric, window) for all customers (set-based when the ledger
+    and purchases offer bulk functions); status rows are read in one query and re-read under a
+    row lock only for customers whose status may change, so an upgrade committed meanwhile by
+    `evaluate_customer` is never overwritten. Re-running at the same `as_of` changes nothing.
     """
     as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
-    tiers = _all_tiers_by_id(session)
-    active = _active_tiers(session)
+    tiers, active = _load_tiers(session)
     rows = {r.customer_id: r for r in session.scalars(select(CustomerTier).order_by(CustomerTier.customer_id))}
     keys = sorted({(t.metric, t.window_days) for t in active})
     by_key = {key: _metric_bulk(session, key, as_of, rows.keys()) for key in keys}
@@ -396,9 +414,13 @@ def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Ac
     counts = {"upgrade": 0, "downgrade": 0, "grace_started": 0, "grace_cleared": 0}
     for cid in sorted(customers):
         values = {key: by_key[key].get(cid, ZERO) for key in keys}
-        change = _apply(session, customer_id=cid, row=rows.get(cid), tiers=tiers,
-                        qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
-                        allow_downgrade=True)
+        qualifying = _qualifying(active, values)
+        row = rows.get(cid)
+        if row is not None and (row.grace_until is not None or _rank(row, tiers) != (
+                qualifying.rank if qualifying else -1)):
+            session.refresh(row, with_for_update=True)
+        change = _apply(session, customer_id=cid, row=row, tiers=tiers, qualifying=qualifying, values=values,
+                        as_of=as_of, actor=actor, allow_downgrade=True)
         if change is not None:
             counts[change.reason] += 1
     session.flush()
@@ -423,7 +445,7 @@ def progress(session: Session, customer_id: int, *, as_of: datetime | None = Non
     as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
     status = current_tier(session, customer_id)
     cur_rank = status.rank if status else -1
-    candidates = [t for t in reversed(_active_tiers(session)) if t.rank > cur_rank]
+    candidates = [t for t in reversed(_load_tiers(session)[1]) if t.rank > cur_rank]
     nxt = candidates[0] if candidates else None
     if nxt is None:
         return TierProgress(current_code=status.code if status else None, next_code=None, metric=None,
@@ -443,7 +465,7 @@ def progress(session: Session, customer_id: int, *, as_of: datetime | None = Non
 
 def history(session: Session, customer_id: int) -> list[TierChange]:
     """Newest first."""
-    tiers = _all_tiers_by_id(session)
+    tiers, _active = _load_tiers(session)
     rows = session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
                            .order_by(TierHistory.at.desc(), TierHistory.id.desc()))
     return [_change_read(r, tiers) for r in rows]
@@ -463,7 +485,7 @@ def customer_view(session: Session, customer_id: int, *, as_of: datetime | None 
 def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, actor: Actor) -> None:
     """The survivor keeps the better of the two tiers (with that tier's since/grace);
     the duplicate's history moves to the survivor so nothing is lost."""
-    tiers = _all_tiers_by_id(session)
+    tiers, _active = _load_tiers(session)
     session.execute(update(TierHistory).where(TierHistory.customer_id == duplicate_id)
                     .values(customer_id=survivor_id))
     dup = session.get(CustomerTier, duplicate_id, with_for_update=True)
