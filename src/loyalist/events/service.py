@@ -63,7 +63,7 @@ from loyalist.interactions import service as interactions
 from loyalist.ledger import service as ledger
 from loyalist.purchases import service as purchases
 from loyalist.purchases.schemas import PurchaseLineIn, ReturnLineIn
-from loyalist.types import Actor
+from loyalist.types import Actor, to_money
 
 LEDGER_SOURCE = "events"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -81,8 +81,50 @@ def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _m(value: Decimal | None) -> str | None:
+    return None if value is None else str(to_money(value))
+
+
+def canonical(
+    *, type: str, idempotency_key: str, source: str, customer_id: int | None, customer_external_id: str | None,
+    occurred_at: datetime | None, order_ref: str | None = None, currency: str | None = None,
+    lines: Iterable[tuple[str | None, str | None, int, Decimal | None, Decimal]] = (),
+    net_amount: Decimal | None = None, discount_amount: Decimal | None = None, amount: Decimal | None = None,
+    store: str | None = None, channel: str | None = None, referred: tuple[int | None, str | None] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one canonical form of an event, hashed for replay detection by the API and by the
+    bulk importer alike: money normalised to 4 places, times to UTC ISO-8601, absent fields
+    omitted. So "25" and "25.00", or 11:00+01:00 and 10:00Z, are the same payload."""
+    out: dict[str, Any] = {"type": type, "idempotency_key": idempotency_key, "source": source}
+    optional = {
+        "customer_id": customer_id, "customer_external_id": customer_external_id,
+        "occurred_at": None if occurred_at is None else occurred_at.astimezone(UTC).isoformat(),
+        "order_ref": order_ref, "currency": currency, "net_amount": _m(net_amount),
+        "discount_amount": _m(discount_amount), "amount": _m(amount), "store": store, "channel": channel,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    line_list = [{"sku": sku, "category": cat, "quantity": qty, "unit_price": _m(price), "discount": _m(disc)}
+                 for sku, cat, qty, price, disc in lines]
+    if line_list:
+        out["lines"] = line_list
+    if referred is not None:
+        out["referred"] = {"customer_id": referred[0], "external_id": referred[1]}
+    if data:
+        out["data"] = data
+    return out
+
+
 def canonical_payload(data: EventIn) -> dict[str, Any]:
-    return data.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    return canonical(
+        type=data.type, idempotency_key=data.idempotency_key, source=data.source, customer_id=data.customer_id,
+        customer_external_id=data.customer_external_id, occurred_at=data.occurred_at, order_ref=data.order_ref,
+        currency=data.currency, lines=[(li.sku, li.category, li.quantity, li.unit_price, li.discount)
+                                       for li in data.lines],
+        net_amount=data.net_amount, discount_amount=data.discount_amount, amount=data.amount, store=data.store,
+        channel=data.channel,
+        referred=(data.referred.customer_id, data.referred.external_id) if data.referred else None,
+        data=audit.jsonable(data.data) if data.data else None)
 
 
 def business_zone(settings: Settings) -> ZoneInfo:
@@ -127,12 +169,11 @@ def clawback_points(earned: int, net: Decimal, refunded_before: Decimal, refunde
     return max(total_after - total_before, 0)
 
 
-def summary_of(data: EventIn, points: int, clawed: int = 0) -> str:
-    t = data.type
+def summary_of(t: str, order_ref: str | None, points: int, clawed: int = 0) -> str:
     if t == "purchase":
-        what = f"Purchase {data.order_ref}"
+        what = f"Purchase {order_ref}"
     elif t in ("return", "refund"):
-        what = f"Return on order {data.order_ref}"
+        what = f"Return on order {order_ref}"
     elif t == "referral":
         what = "Referral"
     else:
@@ -453,7 +494,8 @@ def ingest(
     channel = timeline_channel(data.channel)
     kind = TIMELINE_KIND.get(data.type, "custom")
     interactions.record(session, customer_id=customer_id, kind=kind, channel=channel,
-                        summary=summary_of(data, points, clawed), direction="inbound", occurred_at=occurred_at,
+                        summary=summary_of(data.type, data.order_ref, points, clawed), direction="inbound",
+                        occurred_at=occurred_at,
                         actor=actor, source_type="event", source_id=str(event.id),
                         data={**timeline_data, "points": points})
     for other, pts in per_customer.items():
