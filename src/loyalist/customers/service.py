@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -311,19 +311,24 @@ def _insert_customer_fast(session: Session, values: dict[str, Any]) -> int | Non
     """Core `INSERT ... ON CONFLICT (external_id) DO NOTHING RETURNING id` (no savepoint round
     trips on the import hot path); None when the external id already exists."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other backends take the portable path
-        row = _insert_customer(session, values)
-        return None if row is None else row.id
     stmt = _FAST_INSERT.get(dialect)
     if stmt is None:
-        table = Customer.__table__
-        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"]).returning(table.c.id)
+        table = cast(Table, Customer.__table__)
+        if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
+            stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+        else:  # pragma: no cover - other backends take the portable path
+            row = _insert_customer(session, values)
+            return None if row is None else row.id
+        stmt = stmt.returning(table.c.id)
         _FAST_INSERT[dialect] = stmt
-    return session.execute(stmt, values).scalar()
+    found = session.execute(stmt, values).scalar()
+    return None if found is None else int(found)
 
 
 _FAST_INSERT: dict[str, Any] = {}
@@ -698,15 +703,19 @@ def find_duplicates(session: Session, *, limit: int = 200) -> list[DuplicateGrou
     groups: list[DuplicateGroup] = []
     live = Customer.status.in_(("active", "closed"))
     for match, col in (("email", Customer.email), ("phone", Customer.phone)):
-        values = session.scalars(select(col).where(live, col.is_not(None)).group_by(col)
-                                 .having(func.count(Customer.id) > 1).order_by(col).limit(limit)).all()
+        values = [str(v) for v in session.scalars(select(col).where(live, col.is_not(None)).group_by(col)
+                                                  .having(func.count(Customer.id) > 1).order_by(col).limit(limit))]
         if not values:
             continue
         members: dict[str, list[int]] = {v: [] for v in values}
         for cid, v in session.execute(select(Customer.id, col).where(live, col.in_(values)).order_by(Customer.id)):
-            members[v].append(cid)
+            members[str(v)].append(cid)
         groups.extend(DuplicateGroup(match=match, value=v, customer_ids=members[v]) for v in values)
     return groups
+
+
+def _rowcount(session: Session, statement: Any) -> int:
+    return int(cast(CursorResult[Any], session.execute(statement)).rowcount or 0)
 
 
 def merge_customers(session: Session, *, survivor_id: int, duplicate_id: int, actor: Actor) -> MergeResult:
@@ -738,12 +747,9 @@ def merge_customers(session: Session, *, survivor_id: int, duplicate_id: int, ac
             CustomerAddress.customer_id == duplicate.id, CustomerAddress.valid_to.is_(None),
             CustomerAddress.label.in_(taken_labels)).values(valid_to=now)
             .execution_options(synchronize_session=False))
-    moved["addresses"] = session.execute(update(CustomerAddress).where(CustomerAddress.customer_id == duplicate.id)
-                                         .values(customer_id=survivor.id)
-                                         .execution_options(synchronize_session=False)).rowcount or 0
-    moved["consents"] = session.execute(update(CustomerConsent).where(CustomerConsent.customer_id == duplicate.id)
-                                        .values(customer_id=survivor.id)
-                                        .execution_options(synchronize_session=False)).rowcount or 0
+    for key, model in (("addresses", CustomerAddress), ("consents", CustomerConsent)):
+        moved[key] = _rowcount(session, update(model).where(model.customer_id == duplicate.id)
+                               .values(customer_id=survivor.id).execution_options(synchronize_session=False))
     tags = _tags_of(session, [survivor.id, duplicate.id])
     new_tags = sorted(set(tags[duplicate.id]) - set(tags[survivor.id]))
     session.execute(delete(CustomerTag).where(CustomerTag.customer_id == duplicate.id)

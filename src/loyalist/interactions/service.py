@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from loyalist import clock
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-_TABLE = Interaction.__table__
+_TABLE = cast(Table, Interaction.__table__)
 
 
 def _check(kind: str, channel: str, direction: str, summary: str, occurred_at: datetime | None) -> datetime:
@@ -107,7 +107,8 @@ def record(
                   occurred_at=occurred_at, staff_id=staff_id, actor=actor, source_type=source_type,
                   source_id=source_id, data=data, now=clock.now())
     # A Core insert on the table: the ORM's bulk-insert machinery costs several times the INSERT.
-    new_id = session.execute(insert(_TABLE), values).inserted_primary_key[0]  # type: ignore[attr-defined]
+    result = cast(CursorResult[Any], session.execute(insert(_TABLE), values))
+    new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     return InteractionRead(id=new_id, **values)
 
 
@@ -185,11 +186,11 @@ def count_for_customer(session: Session, customer_id: int) -> int:
 
 def move_customer(session: Session, *, from_customer_id: int, to_customer_id: int) -> int:
     """Re-point every timeline row of a merged duplicate at the survivor; returns rows moved."""
-    result = session.execute(
+    result = cast(CursorResult[Any], session.execute(
         update(Interaction).where(Interaction.customer_id == from_customer_id)
         .values(customer_id=to_customer_id).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    ))
+    return int(result.rowcount or 0)
 
 
 # Keys whose string values are identifiers/codes/amounts rather than free text; kept on erasure.
