@@ -401,3 +401,16 @@ def test_export_and_view_sections(session, actor, customer_id, frozen) -> None:
     assert [e["kind"] for e in points["entries"]] == ["earn"]
     assert [lot["remaining"] for lot in points["lots"]] == [100]
     assert ledger.view_points(session, customer_id)["available"] == 100
+
+
+def test_entries_of_a_merged_profile_are_corrected_on_the_survivor(session, actor, frozen) -> None:
+    survivor = new_customer(session, actor, "S")
+    duplicate = new_customer(session, actor, "D")
+    _earn(session, actor, duplicate, 50, "d1")
+    r = _redeem(session, actor, duplicate, 20, "d-r")
+    customers.merge_customers(session, survivor_id=survivor, duplicate_id=duplicate, actor=actor)
+    before = ledger_rows(session)
+    with pytest.raises(InvalidState):
+        ledger.reverse(session, entry_id=r.id, actor=actor, reason="cancel", idempotency_key="rev")
+    assert ledger_rows(session) == before
+    assert ledger.get_balance(session, survivor).available == 30

@@ -345,10 +345,14 @@ def _recover_debt(session: Session, accounts: _Accounts, entry_id: int) -> None:
     Keeps the invariant `sum(available lots) == max(available balance, 0)`.
     """
     balance = _balance(session, accounts.available)
-    lots = _open_lots(session, accounts.customer_id, pending=False)
-    excess = sum(lot.remaining for lot in lots) - max(balance, 0)
+    held = session.scalar(
+        select(func.coalesce(func.sum(PointLot.remaining), 0))
+        .where(PointLot.customer_id == accounts.customer_id, PointLot.pending.is_(False), PointLot.remaining > 0)
+    ) or 0
+    excess = int(held) - max(balance, 0)
     if excess > 0:
-        _consume(session, lots, excess, entry_id, "debt_recovery")
+        _consume(session, _open_lots(session, accounts.customer_id, pending=False), excess, entry_id,
+                 "debt_recovery")
 
 
 def _timeline(session: Session, entry: LedgerEntry, actor: Actor, summary: str, channel: str = "system") -> None:
@@ -804,7 +808,8 @@ def reverse(
     - An earn, bonus, compensation or positive adjustment is clawed back: first from its own
       lot, then from other available lots, the shortfall per `policy` (see `clawback`).
     Other kinds (expire, release, transfer, clawback, reversal) cannot be reversed; an entry is
-    reversed at most once.
+    reversed at most once. Entries of a merged-away profile are refused (InvalidState): its
+    lots moved to the survivor, so a correction belongs there.
     """
     reason = _text(reason, "reason", max_len=500)  # type: ignore[assignment]
     idempotency_key = _text(idempotency_key, "idempotency_key", max_len=200)  # type: ignore[assignment]
@@ -817,6 +822,8 @@ def reverse(
     original = session.get(LedgerEntry, entry_id)
     if original is None:
         raise NotFound(f"ledger entry {entry_id} not found", field="entry_id")
+    # A merged profile's lots now live on the survivor: correct there (adjust/compensate) instead.
+    _check_customer(session, original.customer_id)
     refundable = original.kind == "redeem" or (original.kind == "adjust" and original.points < 0)
     revocable = original.kind in CREDIT_KINDS or (original.kind == "adjust" and original.points > 0)
     if not (refundable or revocable):
@@ -1206,17 +1213,23 @@ def reconcile(session: Session) -> ReconciliationReport:
     ):
         c.expect("entry_balanced", f"entry {entry_id}", 0, int(total))
     # An entry's points are what it did to its customer's accounts.
-    customer_part = dict(session.execute(
-        select(LedgerEntry.id, func.coalesce(func.sum(LedgerPosting.amount), 0))
-        .join(LedgerPosting, LedgerPosting.entry_id == LedgerEntry.id)
+    customer_part = (
+        select(LedgerPosting.entry_id.label("entry_id"), func.sum(LedgerPosting.amount).label("amount"))
         .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
         .where(LedgerAccount.customer_id == LedgerEntry.customer_id)
-        .group_by(LedgerEntry.id)
-    ).all())
-    entries_checked = 0
-    for entry_id, points in session.execute(select(LedgerEntry.id, LedgerEntry.points)):
-        entries_checked += 1
-        c.expect("entry_points", f"entry {entry_id}", int(points), int(customer_part.get(entry_id, 0)))
+        .group_by(LedgerPosting.entry_id)
+        .subquery()
+    )
+    part = func.coalesce(customer_part.c.amount, 0)
+    for entry_id, points, actual in session.execute(
+        select(LedgerEntry.id, LedgerEntry.points, part)
+        .outerjoin(customer_part, customer_part.c.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.points != part)
+        .order_by(LedgerEntry.id)
+    ):
+        c.expect("entry_points", f"entry {entry_id}", int(points), int(actual))
+    entries_checked = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
     moved = dict(session.execute(
         select(LotMovement.lot_id, func.sum(LotMovement.points)).group_by(LotMovement.lot_id)
     ).all())
