@@ -284,6 +284,22 @@ def _record_change(
     return change
 
 
+def _claim_row(session: Session, customer_id: int, as_of: datetime) -> CustomerTier:
+    """The customer's status row, created (without a tier) if missing, and locked.
+
+    Two first evaluations at once both try the INSERT; the loser's savepoint rolls back and it
+    continues with the winner's committed row, so the rules are decided on the real state."""
+    row = CustomerTier(customer_id=customer_id, tier_id=None, since=as_of, evaluated_at=as_of)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = session.get(CustomerTier, customer_id, populate_existing=True, with_for_update=True)
+        assert found is not None
+        return found
+    return row
+
+
 def _apply(
     session: Session,
     *,
@@ -297,37 +313,28 @@ def _apply(
     allow_downgrade: bool,
 ) -> TierChange | None:
     """Move one customer to where the rules say; return the change recorded, if any."""
-    current = tiers.get(row.tier_id) if row is not None and row.tier_id is not None else None
+    if row is None:
+        if qualifying is None:
+            return None
+        row = _claim_row(session, customer_id, as_of)
+    current = tiers.get(row.tier_id) if row.tier_id is not None else None
     cur_rank = current.rank if current else -1
     q_rank = qualifying.rank if qualifying else -1
     shown = qualifying or current
     value = values.get((shown.metric, shown.window_days), ZERO) if shown else None
-    if row is not None:
-        row.evaluated_at = as_of
-        row.metric_value = value
+    row.evaluated_at = as_of
+    row.metric_value = value
 
     def _move(to: TierDefinition | None, reason: str) -> TierChange:
-        nonlocal row
-        if row is None:
-            row = CustomerTier(customer_id=customer_id, tier_id=None, since=as_of, evaluated_at=as_of)
-            try:
-                with session.begin_nested():
-                    session.add(row)
-            except IntegrityError:  # a concurrent evaluation created it first
-                row = session.get(CustomerTier, customer_id, populate_existing=True, with_for_update=True)
-                assert row is not None
         row.tier_id = to.id if to else None
         row.since = as_of
         row.grace_until = None
         row.metric_value = values.get((to.metric, to.window_days), ZERO) if to else value
-        row.evaluated_at = as_of
         return _record_change(session, customer_id=customer_id, reason=reason, src=current, dst=to,
                               value=row.metric_value, grace_until=None, at=as_of, actor=actor, tiers=tiers)
 
     if q_rank > cur_rank:
         return _move(qualifying, "upgrade")
-    if row is None:
-        return None
     if q_rank == cur_rank:
         if row.grace_until is None:
             return None
