@@ -218,3 +218,24 @@ def test_analytics_models_import_no_web_or_database_code() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("model_cls", [BetaGeoModel, ModifiedBetaGeoModel])
+@pytest.mark.parametrize("params", [[0.5, 3.0, 1.2, 2.0], [0.24, 4.4, 0.79, 0.6], [2.0, 30.0, 0.3, 0.5]])
+def test_fused_objective_matches_plain_likelihood_and_its_gradient(model_cls: type, params: list[float]) -> None:
+    from scipy.optimize import approx_fprime
+
+    from loyalist.analytics.clv.base import CompressedRFM
+
+    sim = BetaGeoModel.from_params(r=0.5, alpha=4.0, a=0.9, b=2.5).simulate(3000, 39.0, seed=9)
+    weights = np.random.default_rng(2).integers(1, 4, 3000).astype(float)
+    data = CompressedRFM.build(sim["frequency"], sim["recency"], sim["T"], weights)
+    model = model_cls()
+    theta = np.log(params)
+
+    value, grad = model._neg_mean_ll(theta, data)
+
+    plain = -np.sum(data.w * model._row_log_likelihood(np.exp(theta), data)) / data.total_weight
+    assert value == pytest.approx(plain, rel=1e-12)
+    numeric = approx_fprime(theta, lambda z: model._neg_mean_ll(z, data)[0], 1e-7)
+    np.testing.assert_allclose(grad, numeric, atol=1e-6)

@@ -30,6 +30,7 @@ from .base import (
     validate_counts,
     validate_horizon,
     validate_weights,
+    wsum,
 )
 
 
@@ -95,14 +96,14 @@ class BetaGeoBetaBinomModel(BaseModel):
         def objective(theta: FloatArray) -> float:
             with np.errstate(all="ignore"):
                 ll = _log_likelihood(np.exp(theta), ux, utx, un)
-            value = -float(np.dot(uw, ll)) / total_w
+            value = -float(wsum(uw, ll)) / total_w
             value += self._penalty(theta)[0]
             return value if np.isfinite(value) else 1e100
 
         result = maximise(objective, [[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, -0.5, 1.0]], analytic_gradient=False)
         params = np.exp(result.log_params)
         self.params_ = {name: float(v) for name, v in zip(self._param_names, params, strict=True)}
-        self.log_likelihood_ = float(np.dot(uw, _log_likelihood(params, ux, utx, un)))
+        self.log_likelihood_ = float(wsum(uw, _log_likelihood(params, ux, utx, un)))
         self.n_customers_ = int(round(total_w)) if total_w.is_integer() else total_w
         self.n_unique_rows_ = int(ux.shape[0])
         self.converged_ = result.converged

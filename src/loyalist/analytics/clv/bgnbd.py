@@ -17,8 +17,6 @@ uses b + x + shift and the second a + 1, b + x + shift - 1, active where x + shi
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
@@ -30,6 +28,7 @@ from .base import (
     as_float_array,
     validate_horizon,
     validate_rfm,
+    wsum,
 )
 
 
@@ -38,60 +37,76 @@ class _BetaGeoFamily(ContinuousTimeModel):
     _shift: int = 0
 
     # ---------------------------------------------------------------- likelihood
-    def _terms(self, params: FloatArray, data: CompressedRFM, need_grad: bool) -> tuple[FloatArray, Any]:
+    def _row_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> FloatArray:
+        """Per-row log-likelihood, written plainly (used for reporting and as the reference
+        that the fused objective below is tested against)."""
         r, alpha, a, b = params
         k = self._shift
-        ux = data.x_unique
-        gi = data.x_index
-        active_u = (ux + k) > 0
-        # Per distinct x: the parts that do not depend on t_x or T.
-        b_first = b + ux + k
-        b_second = np.where(active_u, b + ux + k - 1, 1.0)  # safe argument where the term is off
-        lgam = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
-        beta_first = betaln(a, b_first)
-        beta_second = np.where(active_u, betaln(a + 1, b_second), -np.inf)
-
         x = data.x
-        log_a_T = np.log(alpha + data.T)
-        log_a_tx = np.log(alpha + data.tx)
-        rx = r + x
-        first = beta_first[gi] - rx * log_a_T
-        second = beta_second[gi] - rx * log_a_tx
-        lse = np.logaddexp(first, second)
-        ll = lgam[gi] + lse
-        if not need_grad:
-            return ll, None
-        w_first = np.exp(first - lse)
-        w_second = np.exp(second - lse)  # exactly 0 where the second term is off
-        psi_ab = psi(a + b)
-        psi_abx = psi(a + b + ux + k)[gi]
-        d_r = (psi(r + ux) - psi(r))[gi] + np.log(alpha) - w_first * log_a_T - w_second * log_a_tx
-        d_alpha = r / alpha - rx * (w_first / (alpha + data.T) + w_second / (alpha + data.tx))
-        d_a = -(psi(a) - psi_ab) + w_first * (psi(a) - psi_abx) + w_second * (psi(a + 1) - psi_abx)
-        d_b = (
-            -(psi(b) - psi_ab)
-            + w_first * (psi(b_first)[gi] - psi_abx)
-            + w_second * np.where(active_u, psi(b_second), 0.0)[gi]
-            - w_second * psi_abx
-        )
-        return ll, (d_r, d_alpha, d_a, d_b)
-
-    def _row_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> FloatArray:
-        return self._terms(params, data, need_grad=False)[0]
+        active = (x + k) > 0
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+        first = betaln(a, b + x + k) - (r + x) * np.log(alpha + data.T)
+        b_second = np.where(active, b + x + k - 1, 1.0)
+        second = np.where(active, betaln(a + 1, b_second) - (r + x) * np.log(alpha + data.tx), -np.inf)
+        return common + np.logaddexp(first, second)
 
     def _neg_mean_ll(self, theta: FloatArray, data: CompressedRFM) -> tuple[float, FloatArray]:
+        """Mean negative log-likelihood and its analytic gradient w.r.t. log-parameters.
+
+        Fused for speed: with first = log of the "still alive" term and d = second - first,
+        log L = const(x) + first + softplus(d) and the weight of the "dropped out" term is
+        sigmoid(d). Everything that depends on x alone is summed with per-x customer counts;
+        log(alpha + T) and log(alpha + t_x) are evaluated on distinct T / t_x values only. Per row
+        there is one exp and one log1p.
+        """
         params = np.exp(theta)
-        ll, grads = self._terms(params, data, need_grad=True)
+        r, alpha, a, b = params
+        k = self._shift
+        ux, gi, wx, w = data.x_unique, data.x_index, data.x_weight, data.w
         total_w = data.total_weight
-        value = -float(np.dot(data.w, ll)) / total_w
-        if not np.isfinite(value):
+        active_u = (ux + k) > 0
+        b_first = b + ux + k
+        b_second = np.where(active_u, b + ux + k - 1, 1.0)
+        beta_first = betaln(a, b_first)
+        delta_beta = np.where(active_u, betaln(a + 1, b_second) - beta_first, -np.inf)
+
+        log_t = np.log(alpha + data.T_unique)[data.T_index]
+        log_tx = np.log(alpha + data.tx_unique)[data.tx_index]
+        rx = r + data.x
+        gap = log_t - log_tx  # >= 0
+        d = delta_beta[gi] + rx * gap
+        e = np.exp(-np.abs(d))  # 0 where the second term is off (d = -inf)
+        softplus = np.maximum(d, 0.0) + np.log1p(e)
+        w_second = np.where(d > 0, 1.0, e) / (1.0 + e)
+
+        ll = (
+            total_w * (r * np.log(alpha) - gammaln(r) - betaln(a, b))
+            + wsum(wx, gammaln(r + ux) + beta_first)
+            - wsum(w, rx * log_t)
+            + wsum(w, softplus)
+        )
+        if not np.isfinite(ll):
             return np.inf, np.zeros(4)
-        grad = np.array([-np.dot(data.w, g) / total_w for g in grads]) * params  # chain rule to log-params
-        return value, grad
+        ws = w * w_second
+        sum_ws = float(ws.sum())
+        psi_abx = psi(a + b + ux + k)
+        inv_t = (1.0 / (alpha + data.T_unique))[data.T_index]
+        inv_tx = (1.0 / (alpha + data.tx_unique))[data.tx_index]
+        per_x_second = np.bincount(gi, weights=ws, minlength=ux.shape[0])
+        d_r = total_w * (np.log(alpha) - psi(r)) + wsum(wx, psi(r + ux)) - wsum(w, log_t) + wsum(ws, gap)
+        d_alpha = total_w * r / alpha - wsum(w, rx * inv_t) - wsum(ws, rx * (inv_tx - inv_t))
+        d_a = total_w * psi(a + b) - wsum(wx, psi_abx) + sum_ws / a
+        d_b = (
+            total_w * (psi(a + b) - psi(b))
+            + wsum(wx, psi(b_first) - psi_abx)
+            - wsum(per_x_second, np.where(active_u, 1.0 / b_second, 0.0))
+        )
+        grad = -np.array([d_r, d_alpha, d_a, d_b]) * params / total_w
+        return -float(ll) / total_w, grad
 
     def _starts(self, data: CompressedRFM) -> list[list[float]]:
         # Scale-aware start for alpha (a rate's scale follows the time unit) plus a neutral one.
-        mean_rate = max(float(np.dot(data.w, data.x) / max(np.dot(data.w, data.T), 1e-12)), 1e-6)
+        mean_rate = max(float(wsum(data.w, data.x) / max(wsum(data.w, data.T), 1e-12)), 1e-6)
         return [
             [0.0, float(np.log(1.0 / mean_rate)), 0.0, 0.0],
             [0.0, 0.0, 0.0, 0.0],

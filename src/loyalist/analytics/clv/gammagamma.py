@@ -21,7 +21,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, psi
 
-from .base import BaseModel, FloatArray, as_float_array, compress_rows, maximise, validate_counts, validate_weights
+from .base import (
+    BaseModel,
+    FloatArray,
+    as_float_array,
+    compress_rows,
+    maximise,
+    validate_counts,
+    validate_weights,
+    wsum,
+)
 
 
 def _validate_spend(
@@ -92,18 +101,18 @@ class GammaGammaModel(BaseModel):
             d_p = ux * (psi_pxq - psi(px) + log_m + log_x - log_gxm)
             d_q = psi_pxq - psi(q) + np.log(g) - log_gxm
             d_g = q / g - (px + q) / (g + um * ux)
-            value = -float(np.dot(uw, ll)) / total_w
+            value = -float(wsum(uw, ll)) / total_w
             if not np.isfinite(value):
                 return np.inf, np.zeros(3)
-            grad = -np.array([np.dot(uw, d_p), np.dot(uw, d_q), np.dot(uw, d_g)]) / total_w * params
+            grad = -np.array([wsum(uw, d_p), wsum(uw, d_q), wsum(uw, d_g)]) / total_w * params
             pen, pen_grad = self._penalty(theta)
             return value + pen, grad + pen_grad
 
-        mean_spend = float(np.dot(uw, um) / total_w)
+        mean_spend = float(wsum(uw, um) / total_w)
         result = maximise(objective, [[0.0, 0.0, float(np.log(mean_spend))], [0.0, 0.0, 0.0]], analytic_gradient=True)
         params = np.exp(result.log_params)
         self.params_ = {name: float(v) for name, v in zip(self._param_names, params, strict=True)}
-        self.log_likelihood_ = float(np.dot(uw, row_ll(params)))
+        self.log_likelihood_ = float(wsum(uw, row_ll(params)))
         self.n_customers_ = int(round(total_w)) if total_w.is_integer() else total_w
         self.n_unique_rows_ = int(ux.shape[0])
         self.converged_ = result.converged
@@ -160,7 +169,7 @@ class GammaGammaModel(BaseModel):
         cumulative = np.asarray(transaction_model.expected_purchases(horizons, frequency, recency, T), dtype=np.float64)
         per_month = np.diff(cumulative, axis=0)
         discount = (1.0 + discount_rate_monthly) ** -months[1:]
-        return np.asarray(discount @ per_month * spend, dtype=np.float64)
+        return np.asarray((discount[:, None] * per_month).sum(axis=0) * spend, dtype=np.float64)
 
     def simulate(self, frequency: ArrayLike, seed: int | None = None) -> FloatArray:
         """Draw each customer's mean spend over ``frequency`` transactions from the model.

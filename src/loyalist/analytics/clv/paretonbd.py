@@ -35,6 +35,7 @@ from .base import (
     as_float_array,
     validate_horizon,
     validate_rfm,
+    wsum,
 )
 
 
@@ -88,12 +89,12 @@ class ParetoNBDModel(ContinuousTimeModel):
     def _neg_mean_ll(self, theta: FloatArray, data: CompressedRFM) -> float:
         with np.errstate(all="ignore"):
             ll = self._row_log_likelihood(np.exp(theta), data)
-        value = -float(np.dot(data.w, ll)) / data.total_weight
+        value = -float(wsum(data.w, ll)) / data.total_weight
         return value if np.isfinite(value) else 1e100
 
     def _starts(self, data: CompressedRFM) -> list[list[float]]:
-        mean_rate = max(float(np.dot(data.w, data.x) / max(np.dot(data.w, data.T), 1e-12)), 1e-6)
-        mean_age = max(float(np.dot(data.w, data.T) / data.total_weight), 1e-6)
+        mean_rate = max(float(wsum(data.w, data.x) / max(wsum(data.w, data.T), 1e-12)), 1e-6)
+        mean_age = max(float(wsum(data.w, data.T) / data.total_weight), 1e-6)
         return [
             [0.0, float(np.log(1.0 / mean_rate)), 0.0, float(np.log(mean_age))],
             [0.0, 0.0, 0.0, 0.0],
