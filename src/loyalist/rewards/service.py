@@ -354,7 +354,7 @@ def cancel_redemption(
     session: Session, *, redemption_id: int, actor: Actor, reason: str = "cancelled by staff"
 ) -> RedemptionRead:
     """Before the voucher is used: void it, refund the points (ledger reversal), restore stock."""
-    red = session.get(Redemption, redemption_id, with_for_update=True)
+    red = session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
     if red is None:
         raise NotFound(f"redemption {redemption_id} not found", field="redemption_id")
     if red.status != "active":

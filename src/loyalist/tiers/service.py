@@ -384,7 +384,7 @@ def evaluate_customers(
     # Lock the status rows in id order (deadlock-free) so concurrent evaluations serialise.
     rows = {r.customer_id: r for r in session.scalars(
         select(CustomerTier).where(CustomerTier.customer_id.in_(ids)).order_by(CustomerTier.customer_id)
-        .with_for_update())}
+        .with_for_update().execution_options(populate_existing=True))}
     changes = []
     for cid in ids:
         values = _values_for(session, active, cid, as_of)
@@ -495,11 +495,11 @@ def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, act
     tiers, _active = _load_tiers(session)
     session.execute(update(TierHistory).where(TierHistory.customer_id == duplicate_id)
                     .values(customer_id=survivor_id))
-    dup = session.get(CustomerTier, duplicate_id, with_for_update=True)
+    dup = session.get(CustomerTier, duplicate_id, with_for_update=True, populate_existing=True)
     if dup is None:
         session.flush()
         return
-    surv = session.get(CustomerTier, survivor_id, with_for_update=True)
+    surv = session.get(CustomerTier, survivor_id, with_for_update=True, populate_existing=True)
     dup_tier = tiers.get(dup.tier_id) if dup.tier_id is not None else None
     surv_tier = tiers.get(surv.tier_id) if surv is not None and surv.tier_id is not None else None
     snapshot = (dup.tier_id, dup.since, dup.grace_until, dup.metric_value, dup.evaluated_at)
