@@ -150,7 +150,7 @@ class ChurnModel:
     `predict_proba(features)` -> P(no purchase within the horizon); `reasons(features)` -> text.
     """
 
-    def __init__(self, *, seed: int = 0, max_train_rows: int = 200_000, max_iter: int = 150,
+    def __init__(self, *, seed: int = 0, max_train_rows: int = 100_000, max_iter: int = 100,
                  learning_rate: float = 0.1) -> None:
         self.seed = seed
         self.max_train_rows = max_train_rows

@@ -54,8 +54,12 @@ def _in_weeks(summary: pd.DataFrame, unit_days: float) -> tuple[np.ndarray, np.n
 
 
 def fit_transaction_model(summary: pd.DataFrame, *, model: str = "bgnbd", unit_days: float = 1.0,
-                          sample: int | None = None, seed: int = 0) -> Any:
-    """Fit a BG/NBD-family model on the compressed summary (optionally on a random sample of customers)."""
+                          sample: int | None = 100_000, seed: int = 0) -> Any:
+    """Fit a BG/NBD-family model on the compressed summary.
+
+    Bases larger than `sample` customers are fitted on a uniform random sample of that size: the
+    four population parameters are then already estimated to about 1% while the fit time stays
+    bounded (Pareto/NBD costs ~0.2 ms per unique row and iteration)."""
     if summary.empty:
         raise AnalyticsInputError("no customers to fit a model on")
     data = summary
@@ -66,7 +70,7 @@ def fit_transaction_model(summary: pd.DataFrame, *, model: str = "bgnbd", unit_d
     return make_model(model).fit(comp.frequency, comp.recency, comp.T, weights=comp.weights)
 
 
-def fit_spend_model(summary: pd.DataFrame, *, max_rows: int = 200_000, seed: int = 0) -> Any | None:
+def fit_spend_model(summary: pd.DataFrame, *, max_rows: int = 100_000, seed: int = 0) -> Any | None:
     """Gamma-Gamma on repeat buyers with a positive mean repeat value; None if too few (< 10)."""
     from loyalist.analytics.clv import GammaGammaModel
 
@@ -80,9 +84,17 @@ def fit_spend_model(summary: pd.DataFrame, *, max_rows: int = 200_000, seed: int
 
 
 def predict_customers(summary: pd.DataFrame, model: Any, spend_model: Any | None, *, unit_days: float = 1.0,
-                      horizon_months: int = 12, annual_discount_rate: float = 0.10) -> pd.DataFrame:
-    """Per-customer predictions from a full-period summary (see module doc for the columns)."""
+                      horizon_months: int = 12, annual_discount_rate: float = 0.10,
+                      resolution_weeks: float | None = None) -> pd.DataFrame:
+    """Per-customer predictions from a full-period summary (see module doc for the columns).
+
+    `resolution_weeks` rounds recency and T before scoring so that very large bases collapse to
+    fewer unique rows (the analysis uses whole weeks above 200,000 unique rows and says so).
+    """
     x, tx, T = _in_weeks(summary, unit_days)
+    if resolution_weeks:
+        tx = np.round(tx / resolution_weeks) * resolution_weeks
+        T = np.maximum(np.round(T / resolution_weeks) * resolution_weeks, tx)
     comp = compress(pd.DataFrame({"frequency": x, "recency": tx, "T": T}))
     inv = comp.inverse
     out = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
@@ -138,7 +150,7 @@ class ClvResult:
     notes: list[str] = field(default_factory=list)
 
 
-def compare_models(summary: pd.DataFrame, *, unit_days: float = 1.0, sample: int = 50_000,
+def compare_models(summary: pd.DataFrame, *, unit_days: float = 1.0, sample: int = 10_000,
                    seed: int = 0, cal_summary: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Fit every transaction model (on a random sample for large bases): name, params,
     log_likelihood (per customer, comparable across models), holdout_mae when a calibration

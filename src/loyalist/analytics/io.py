@@ -153,7 +153,10 @@ def _is_whitespace_separated(path: Path) -> bool:
 
 
 def _register_file(con: Any, path: Path, names: list[str] | None) -> tuple[str, list[str]]:
-    """Create a DuckDB view `raw_input` over the file and return its name and columns."""
+    """Create a DuckDB view `raw_input` over the file and return its name and columns.
+
+    CSV columns are read as text and converted by us: DuckDB's sniffer guesses date formats from a
+    sample and then fails (or silently swaps day and month) on the rest; we report instead."""
     if not path.exists():
         raise AnalyticsInputError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -172,7 +175,7 @@ def _register_file(con: Any, path: Path, names: list[str] | None) -> tuple[str, 
         if names:
             opts += "names=[" + ", ".join(f"'{n}'" for n in names) + "], "
         raw.execute(f"CREATE OR REPLACE VIEW raw_input AS SELECT * FROM read_csv('{_q(path)}', {opts}"
-                    "auto_detect=true, sample_size=20480)")
+                    "auto_detect=true, all_varchar=true, sample_size=20480)")
     cols = [r[0] for r in raw.execute("DESCRIBE raw_input").fetchall()]
     return "raw_input", cols
 
@@ -240,6 +243,10 @@ def _amount_expression(raw: Any, view: str, col: str, source: str) -> str:
     if any(ctype.startswith(t) for t in ("DOUBLE", "FLOAT", "DECIMAL", "INT", "BIGINT", "SMALLINT",
                                           "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "REAL")):
         return f"CAST({c} AS DOUBLE)"
+    plain = f"TRY_CAST(trim(CAST({c} AS VARCHAR)) AS DOUBLE)"
+    failed = raw.execute(f"SELECT count(*) FROM {view} WHERE {c} IS NOT NULL AND {plain} IS NULL").fetchone()[0]
+    if not failed:
+        return plain
     cleaned = (f"TRY_CAST(regexp_replace(replace(trim(CAST({c} AS VARCHAR)), ',', ''), '[^0-9.eE+-]', '', 'g') "
                "AS DOUBLE)")
     bad = raw.execute(

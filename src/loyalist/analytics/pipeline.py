@@ -29,7 +29,7 @@ from loyalist.analytics.io import InputReport
 from loyalist.analytics.nps import nps_summary, nps_trend
 from loyalist.analytics.retention import PERIODS, retention_rates
 from loyalist.analytics.rfm import score_rfm, segment_movement, segment_summary
-from loyalist.analytics.summary import observed_range, summary_data
+from loyalist.analytics.summary import compress, observed_range, summary_data
 
 __all__ = ["AnalysisSettings", "Analysis", "analyze", "write_outputs"]
 
@@ -182,8 +182,15 @@ def analyze(
         raise AnalyticsInputError(f"--as-of {end.date()} is before the first transaction ({first.date()})")
     span = int((end - first).days)
 
+    cache: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def summary_at(day: pd.Timestamp) -> pd.DataFrame:
+        if day not in cache:
+            cache[day] = summary_data(table, observation_end=day, **kw)
+        return cache[day]
+
     with _timed(timings, "customer summary", progress):
-        full = summary_data(table, observation_end=end, **kw)
+        full = summary_at(end)
     if full.empty:
         raise AnalyticsInputError("no purchases (rows with a non-negative amount) up to the observation end")
 
@@ -198,7 +205,7 @@ def analyze(
         segments = segment_summary(rfm)
         before_date = end - pd.Timedelta(days=s.compare_days)
         if before_date >= first:
-            before_summary = summary_data(table, observation_end=before_date, **kw)
+            before_summary = summary_at(before_date)
             movement = segment_movement(score_rfm(before_summary, observation_end=before_date), rfm)
         else:
             movement = pd.DataFrame()
@@ -234,7 +241,8 @@ def analyze(
             notes.append(f"supervised churn model skipped: {exc}")
     if churn_validation is not None and clv_result is not None:
         with _timed(timings, "model ranking", progress):
-            model_ranking = _rank_models(table, churn_validation, s, kw, churn_metrics or {})
+            model_ranking = _rank_models(summary_at(churn_validation.valid_as_of), churn_validation, s,
+                                         churn_metrics or {})
 
     with _timed(timings, "risk", progress):
         risk = current[["customer_id", "revenue_last_365", "purchases_last_365", "purchases_prev_365"]].copy()
@@ -289,8 +297,14 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
     spend = clv_pipeline.fit_spend_model(full, seed=s.seed)
     if spend is None:
         notes.append("Gamma-Gamma skipped: fewer than 10 repeat buyers; no predictive CLV in money")
+    unique = len(compress(full))
+    resolution = 1.0 if unique > 200_000 else None
+    if resolution:
+        notes.append(f"{unique:,} distinct (frequency, recency, T) histories: predictions use recency and T "
+                     "rounded to whole weeks")
     predictions = clv_pipeline.predict_customers(full, model, spend, horizon_months=s.horizon_months,
-                                                 annual_discount_rate=s.annual_discount_rate)
+                                                 annual_discount_rate=s.annual_discount_rate,
+                                                 resolution_weeks=resolution)
     holdout = s.holdout_days or min(365, span // 2)
     diagnostics = None
     cal = None
@@ -304,22 +318,22 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
     else:
         notes.append("holdout diagnostics skipped: less than two weeks of history on either side")
     comparison = clv_pipeline.compare_models(full, cal_summary=cal, seed=s.seed)
-    if len(full) > 50_000:
-        notes.append("model comparison fitted on a random sample of 50,000 customers")
+    if len(full) > 100_000:
+        notes.append("transaction and spend models fitted on a random sample of 100,000 customers")
+    if len(full) > 10_000:
+        notes.append("model comparison fitted on a random sample of 10,000 customers")
     return clv_pipeline.ClvResult(model_name=clv_pipeline.MODEL_NAMES[s.model], params=model.params_,
                                   log_likelihood=float(model.log_likelihood_),
                                   spend_params=None if spend is None else spend.params_, predictions=predictions,
                                   diagnostics=diagnostics, comparison=comparison)
 
 
-def _rank_models(table: ibis.Table, v: ChurnValidation, s: AnalysisSettings, kw: dict[str, str],
+def _rank_models(valid_summary: pd.DataFrame, v: ChurnValidation, s: AnalysisSettings,
                  metrics: dict[str, Any]) -> dict[str, Any]:
     """Rank the validation customers by the probabilistic model too and compare on the same labels."""
-    valid_summary = summary_data(table, observation_end=v.valid_as_of, **kw)
     model = clv_pipeline.fit_transaction_model(valid_summary, model=s.model)
-    pred = clv_pipeline.predict_customers(valid_summary, model, None)
     feats, labels = v.comparison["valid_features"], v.comparison["valid_labels"]
-    aligned = feats[["customer_id"]].merge(pred, on="customer_id", how="left")
+    aligned = feats[["customer_id"]]
     days = s.churn_horizon_days
     expected = np.asarray(model.expected_purchases(
         days / clv_pipeline.TIME_UNIT_DAYS, valid_summary["frequency"].to_numpy(dtype="float64"),
