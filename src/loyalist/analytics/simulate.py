@@ -70,7 +70,7 @@ def simulate_transactions(
     s = settings or SimulationSettings()
     rng = np.random.default_rng(seed)
     start = pd.Timestamp(s.start)
-    start_doy = int(start.dayofyear)
+    start_doy = int(start.day_of_year)
     horizon = float(s.days)
 
     lam = rng.gamma(s.r, 1.0 / s.alpha, n_customers)
