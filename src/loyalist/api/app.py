@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import loyalist
@@ -56,3 +58,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if router is not None:
             app.include_router(router)
     return app
+
+
+def iter_api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """Every endpoint as (full path, route), looking inside included routers.
+
+    FastAPI keeps included routers as wrappers in `app.routes`, so a plain
+    `isinstance(route, APIRoute)` over it would silently see none of them.
+    """
+
+    def walk(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str, APIRoute]]:
+        for route in routes:
+            original = getattr(route, "original_router", None)
+            if original is not None:
+                context = getattr(route, "include_context", None)
+                yield from walk(original.routes, prefix + (getattr(context, "prefix", "") or ""))
+            elif isinstance(route, APIRoute):
+                yield prefix + route.path, route
+
+    yield from walk(app.routes, "")
