@@ -13,8 +13,9 @@ Rules (why they are shaped this way):
 - Every change is a `tier_history` row, an audit row and a `tier_change` timeline entry.
 
 Metrics come from the ledger (points) and purchases (spend) services. Re-evaluation computes
-them per (metric, window) for all customers at once when those services offer a bulk
-function, and falls back to one call per customer otherwise.
+them per (metric, window) for all customers at once when those services offer a bulk function
+(`points_earned_by_customer` / `spend_by_customer`, `(session, *, since, until) -> {id: value}`)
+and falls back to one call per active customer otherwise.
 """
 
 from __future__ import annotations
@@ -159,28 +160,47 @@ def _metric_one(session: Session, key: MetricKey, customer_id: int, as_of: datet
     return Decimal(purchases.spend_in_window(session, customer_id, since=since, until=until))
 
 
-def _metric_bulk(
-    session: Session, key: MetricKey, as_of: datetime, customer_ids: Iterable[int]
-) -> dict[int, Decimal]:
-    """Metric per customer; set-based when the owning service offers a bulk function.
-
-    The bulk functions may also return customers not in `customer_ids` (anyone with activity in
-    the window), which is how re-evaluation discovers customers without a status row yet.
-    """
-    metric, days = key
-    since, until = _window(as_of, days)
-    bulk = None
+def _bulk_metric_fn(metric: str) -> Any:
+    """The owning service's set-based function `(session, *, since, until) -> {customer_id: value}`
+    (customers with activity in the window), or None while it offers none."""
     if metric == "points":
         from loyalist.ledger import service as ledger
 
-        bulk = getattr(ledger, "points_earned_by_customer", None)
-    else:
-        from loyalist.purchases import service as purchases
+        return getattr(ledger, "points_earned_by_customer", None)
+    from loyalist.purchases import service as purchases
 
-        bulk = getattr(purchases, "spend_by_customer", None)
-    if bulk is not None:
-        return {int(k): Decimal(v) for k, v in bulk(session, since=since, until=until).items()}
-    return {cid: _metric_one(session, key, cid, as_of) for cid in customer_ids}
+    return getattr(purchases, "spend_by_customer", None)
+
+
+def _active_customer_ids(session: Session) -> list[int]:
+    from loyalist.customers import service as customers
+
+    ids: list[int] = []
+    while True:
+        page = customers.list_customers(session, status="active", limit=500, offset=len(ids))
+        ids.extend(c.id for c in page.items)
+        if len(page.items) < 500:
+            return ids
+
+
+def _metrics_for_all(
+    session: Session, keys: list[MetricKey], as_of: datetime, known: Iterable[int]
+) -> dict[MetricKey, dict[int, Decimal]]:
+    """Metric per customer per key: one set-based query per key when the owning services offer
+    bulk functions. Without one, every active customer (plus `known`) is looked up singly, so
+    the job stays correct (it still finds customers who never had a status row) if slower."""
+    fns = {key: _bulk_metric_fn(key[0]) for key in keys}
+    candidates: list[int] | None = None
+    out: dict[MetricKey, dict[int, Decimal]] = {}
+    for key, fn in fns.items():
+        if fn is not None:
+            since, until = _window(as_of, key[1])
+            out[key] = {int(k): Decimal(v) for k, v in fn(session, since=since, until=until).items()}
+            continue
+        if candidates is None:
+            candidates = sorted(set(known) | set(_active_customer_ids(session)))
+        out[key] = {cid: _metric_one(session, key, cid, as_of) for cid in candidates}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +434,7 @@ def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Ac
     tiers, active = _load_tiers(session)
     rows = {r.customer_id: r for r in session.scalars(select(CustomerTier).order_by(CustomerTier.customer_id))}
     keys = sorted({(t.metric, t.window_days) for t in active})
-    by_key = {key: _metric_bulk(session, key, as_of, rows.keys()) for key in keys}
+    by_key = _metrics_for_all(session, keys, as_of, rows.keys())
     customers = set(rows)
     for per_customer in by_key.values():
         customers.update(cid for cid, v in per_customer.items() if v > 0)
