@@ -148,6 +148,7 @@ class ClvResult:
     diagnostics: pd.DataFrame | None
     comparison: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    calibration: pd.DataFrame | None = None  # the calibration/holdout summary behind `diagnostics`
 
 
 def compare_models(summary: pd.DataFrame, *, unit_days: float = 1.0, sample: int = 10_000,

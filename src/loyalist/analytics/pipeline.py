@@ -46,6 +46,7 @@ class AnalysisSettings:
     annual_discount_rate: float = 0.10
     churn_horizon_days: int = 90
     holdout_days: int | None = None  # default: half the history, at most 365 days
+    calibration_end: dt.date | str | None = None  # overrides holdout_days: fit diagnostics up to this date
     compare_days: int = 90  # RFM movement: segments now vs this many days earlier
     risk_list_size: int = 100
     discrete_period: str | None = None  # e.g. "year": also fit BG/BB on purchases per period
@@ -306,6 +307,8 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
                                                  annual_discount_rate=s.annual_discount_rate,
                                                  resolution_weeks=resolution)
     holdout = s.holdout_days or min(365, span // 2)
+    if s.calibration_end is not None:
+        holdout = int((end - pd.Timestamp(s.calibration_end).normalize()).days)
     diagnostics = None
     cal = None
     if holdout >= 7 and span - holdout >= 7:
@@ -325,7 +328,7 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
     return clv_pipeline.ClvResult(model_name=clv_pipeline.MODEL_NAMES[s.model], params=model.params_,
                                   log_likelihood=float(model.log_likelihood_),
                                   spend_params=None if spend is None else spend.params_, predictions=predictions,
-                                  diagnostics=diagnostics, comparison=comparison)
+                                  diagnostics=diagnostics, comparison=comparison, calibration=cal)
 
 
 def _rank_models(valid_summary: pd.DataFrame, v: ChurnValidation, s: AnalysisSettings,
@@ -435,7 +438,8 @@ def _members(c: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(analysis: Analysis, out_dir: str | Path, *, charts: bool = True) -> dict[str, Path]:
-    """Write report.html, customers.csv, customers.parquet and summary.json into `out_dir`."""
+    """Write report.html, customers.csv, customers.parquet and summary.json into `out_dir`, and
+    calibration_summary.csv (the model-fit calibration summary, recency/T in weeks) when computed."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -452,5 +456,15 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, charts: bool = Tru
     pq.write_table(table, paths["parquet"])
     pacsv.write_csv(table, paths["csv"])
     paths["json"].write_text(json.dumps(analysis.summary_json(), indent=2), encoding="utf-8")
+    if analysis.clv is not None and analysis.clv.calibration is not None:
+        cal = analysis.clv.calibration
+        weeks = clv_pipeline.TIME_UNIT_DAYS
+        cal_out = pd.DataFrame({"customer_id": cal["customer_id"].astype(str), "frequency": cal["frequency"],
+                                "recency_weeks": cal["recency"] / weeks, "T_weeks": cal["T"] / weeks,
+                                "monetary_value": cal["monetary_value"],
+                                "frequency_holdout": cal["frequency_holdout"],
+                                "duration_holdout_weeks": cal["duration_holdout"] / weeks})
+        paths["calibration"] = out / "calibration_summary.csv"
+        pacsv.write_csv(pa.Table.from_pandas(cal_out, preserve_index=False), paths["calibration"])
     paths["html"].write_text(render_report(analysis, draw=charts), encoding="utf-8")
     return paths

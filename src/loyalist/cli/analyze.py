@@ -72,6 +72,8 @@ def analyze_command(
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV (0.10 = 10%)")] = 0.10,
     churn_horizon_days: Annotated[int, typer.Option(help="Churn = no purchase within this many days")] = 90,
     holdout_days: Annotated[int | None, typer.Option(help="Holdout length for model diagnostics")] = None,
+    calibration_end: Annotated[str | None, typer.Option(help="End of the calibration period for model "
+                                                        "diagnostics (instead of --holdout-days)")] = None,
     discrete_period: Annotated[str | None, typer.Option(help="Also fit BG/BB on purchases per month/quarter/"
                                                         "year")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Draw charts in the report")] = True,
@@ -90,7 +92,8 @@ def analyze_command(
         raise typer.Exit(code=2)
     settings = AnalysisSettings(observation_end=as_of, model=model, horizon_months=horizon_months,
                                 annual_discount_rate=discount_rate, churn_horizon_days=churn_horizon_days,
-                                holdout_days=holdout_days, discrete_period=discrete_period)
+                                holdout_days=holdout_days, calibration_end=calibration_end,
+                                discrete_period=discrete_period)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=err_console, transient=False) as progress:

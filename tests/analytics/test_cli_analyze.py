@@ -1,0 +1,142 @@
+"""End to end: `loyalist analyze` on the CDNOW file and on a `purchases` table in SQLite."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from loyalist.analytics.simulate import simulate_transactions
+from loyalist.cli.main import app
+
+from .helpers import CDNOW, CDNOW_NAMES, CDNOW_TXT
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cdnow_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cdnow")
+    result = runner.invoke(app, ["analyze", str(CDNOW_TXT), "--names", CDNOW_NAMES, "--customer-col", "sample_id",
+                                 "--date-col", "date", "--value-col", "dollars", "--quantity-col", "cds",
+                                 "--calibration-end", "1997-09-30", "--discrete-period", "quarter",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2,357 customers" in result.output
+    return out
+
+
+def test_cdnow_outputs(cdnow_out: Path) -> None:
+    customers = pd.read_csv(cdnow_out / "customers.csv", dtype={"customer_id": str})
+    assert len(customers) == 2357
+    assert customers["customer_id"].is_unique
+    parquet = pd.read_parquet(cdnow_out / "customers.parquet")
+    assert parquet["customer_id"].tolist() == customers["customer_id"].tolist()
+    for col in ("purchase_days", "net_revenue", "r_score", "segment", "p_alive", "expected_purchases_30d",
+                "expected_purchases_90d", "expected_purchases_365d", "clv", "churn_probability", "value_at_risk",
+                "p_alive_discrete"):
+        assert col in customers, col
+    assert customers["purchase_days"].sum() == 6696  # distinct (customer, day) pairs
+    assert customers["net_revenue"].sum() == pytest.approx(244091.94)
+    assert customers["p_alive"].between(0, 1).all()
+    assert customers["churn_probability"].between(0, 1).all()
+
+
+def test_cdnow_calibration_summary_is_the_published_one(cdnow_out: Path) -> None:
+    cal = pd.read_csv(cdnow_out / "calibration_summary.csv")
+    ref = pd.read_csv(CDNOW / "cdnow_customers_summary.csv")
+    merged = ref.merge(cal.assign(ID=cal["customer_id"].astype(int)), on="ID", validate="one_to_one")
+    assert len(merged) == 2357
+    assert (merged["frequency_x"] == merged["frequency_y"]).all()
+    assert (merged["recency_weeks"].round(2) == merged["recency"]).all()
+    assert (merged["T_weeks"].round(2) == merged["T"]).all()
+    assert (cal["duration_holdout_weeks"] == 39.0).all()
+
+
+def test_cdnow_summary_json(cdnow_out: Path) -> None:
+    summary = json.loads((cdnow_out / "summary.json").read_text())
+    k = summary["kpis"]
+    assert (k["customers"], k["transactions"]) == (2357, 6919)
+    assert k["repeat_purchase_rate"] == pytest.approx(1139 / 2357)
+    assert summary["input"]["duplicate_rows"] == 21
+    assert summary["clv"]["model"] == "BG/NBD"
+    holdout = summary["clv"]["holdout"]
+    assert [h["frequency_bucket"] for h in holdout] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert holdout[0]["customers"] == 1411
+    assert summary["churn_model"]["auc"] > 0.7
+    assert summary["model_ranking"]["better_by_auc"] in {"supervised", "probabilistic"}
+    assert set(summary["retention"]) == {"month", "quarter", "year"}
+    assert sum(s["customers"] for s in summary["rfm_segments"]) == 2357
+    assert summary["bgbb"]["period"] == "quarter"
+    assert "retention_rate" in summary["definitions"]
+
+
+def test_cdnow_report_is_self_contained(cdnow_out: Path) -> None:
+    html = (cdnow_out / "report.html").read_text()
+    assert '<b id="kpi-customers">2,357</b>' in html
+    for section in ("overview", "definitions", "retention", "cohorts", "rfm", "clv", "churn", "input"):
+        assert f'id="{section}"' in html
+    assert html.count('src="data:image/png;base64,') >= 6
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+    assert "ranks better" in html
+
+
+def test_bad_input_exits_with_a_named_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,date,amount\n1,2024-01-01,3\n2,not a date,4\n")
+    result = runner.invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "row 2: 'not a date'" in result.output
+    assert not (tmp_path / "out").exists()
+    result = runner.invoke(app, ["analyze", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+
+
+def _purchases_db(path: Path, frame: pd.DataFrame) -> None:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE purchases (id INTEGER PRIMARY KEY, customer_id BIGINT NOT NULL, order_ref VARCHAR(100),"
+                " occurred_at DATETIME NOT NULL, currency VARCHAR(3), gross_amount VARCHAR(40),"
+                " discount_amount VARCHAR(40), net_amount VARCHAR(40), refunded_amount VARCHAR(40),"
+                " store VARCHAR(100), channel VARCHAR(50), event_id BIGINT)")
+    buys = frame[frame["amount"] >= 0]
+    con.executemany(
+        "INSERT INTO purchases (customer_id, order_ref, occurred_at, currency, gross_amount, discount_amount,"
+        " net_amount, refunded_amount) VALUES (?, ?, ?, 'EUR', ?, '0.0000', ?, ?)",
+        [(int(r.customer_id), r.order_id, r.occurred_at.strftime("%Y-%m-%d %H:%M:%S.%f"), f"{r.amount + 1:.4f}",
+          f"{r.amount + 1:.4f}", "1.0000") for r in buys.itertuples()])
+    con.commit()
+    con.close()
+
+
+def test_from_db_runs_the_same_expressions_on_sqlite(tmp_path: Path) -> None:
+    frame = simulate_transactions(400, seed=11)
+    db = tmp_path / "loyalist.db"
+    _purchases_db(db, frame)
+    csv = tmp_path / "tx.csv"
+    frame[frame["amount"] >= 0].to_csv(csv, index=False)
+    r1 = runner.invoke(app, ["analyze", "--from-db", "--database-url", f"sqlite:///{db}", "--out",
+                             str(tmp_path / "db"), "--no-charts"])
+    assert r1.exit_code == 0, r1.output
+    r2 = runner.invoke(app, ["analyze", str(csv), "--out", str(tmp_path / "file"), "--no-charts"])
+    assert r2.exit_code == 0, r2.output
+    a = pd.read_csv(tmp_path / "db" / "customers.csv").sort_values("customer_id").reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "file" / "customers.csv").sort_values("customer_id").reset_index(drop=True)
+    assert len(a) == len(b) == frame["customer_id"].nunique()
+    for col in ("purchase_days", "repeat_purchase_days", "recency_days", "segment"):
+        assert a[col].tolist() == b[col].tolist(), col
+    assert a["net_revenue"].to_numpy() == pytest.approx(b["net_revenue"].to_numpy())  # net - refunded = amount
+
+
+def test_from_db_without_purchases_table(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    result = runner.invoke(app, ["analyze", "--from-db", "--database-url", f"sqlite:///{db}", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "no `purchases` table" in result.output
