@@ -54,7 +54,6 @@ from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate
 from loyalist.events.models import EarningRule, Event
 from loyalist.events.models import RuleAward as RuleAwardRow
 from loyalist.events.schemas import EVENT_TYPE_RE, EventIn
-from loyalist.interactions import service as interactions
 from loyalist.purchases.models import Purchase, PurchaseLine
 from loyalist.types import MONEY_QUANTUM, Actor
 
@@ -410,6 +409,8 @@ class Importer:
         self.touched: set[int] = set()
         self.buf = Buffers()
         self.actor_values = {"actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name}
+        # The timeline columns exactly as `interactions.record` fills them for this actor.
+        self.timeline_actor = {"staff_id": actor.id if actor.kind == "staff" else None, "actor": actor.label}
         self.report = ImportReport()
 
     # ---- preparation (per chunk)
@@ -618,7 +619,7 @@ class Importer:
                                 "store": ev.store, "channel": ev.channel, "event_id": event_id})
             b.lines.extend(line_rows)
             facts.currency, facts.net_amount, facts.lines = currency, net, fl
-            timeline_data.update(order_ref=ev.order_ref, net_amount=net, currency=currency)
+            timeline_data.update(order_ref=ev.order_ref, net_amount=str(net), currency=currency)
         elif ev.type == "referral":
             if ev.resolved_referred == cid:
                 raise ValidationFailed(f"line {ev.line}, column referred_external_id: a customer cannot refer "
@@ -641,16 +642,17 @@ class Importer:
         points = per_customer.get(cid, 0)
         channel = service.timeline_channel(ev.channel)
         kind = service.TIMELINE_KIND.get(ev.type, "custom")
-        b.timeline.append({"customer_id": cid, "kind": kind, "channel": channel,
-                           "summary": service.summary_of(ev.type, ev.order_ref, points), "direction": "inbound",
-                           "occurred_at": ev.occurred_at, "actor": self.actor, "source_type": "event",
-                           "source_id": str(event_id), "data": {**timeline_data, "points": points}})
+        b.timeline.append({"customer_id": cid, "occurred_at": ev.occurred_at, "recorded_at": self.now,
+                           "kind": kind, "channel": channel, "direction": "inbound",
+                           "summary": service.summary_of(ev.type, ev.order_ref, points), **self.timeline_actor,
+                           "source_type": "event", "source_id": str(event_id),
+                           "data": {**timeline_data, "points": points}})
         for other, pts in per_customer.items():
             if other != cid:
-                b.timeline.append({"customer_id": other, "kind": kind, "channel": channel,
-                                   "summary": f"Referral bonus, +{pts} points", "direction": "inbound",
-                                   "occurred_at": ev.occurred_at, "actor": self.actor, "source_type": "event",
-                                   "source_id": str(event_id),
+                b.timeline.append({"customer_id": other, "occurred_at": ev.occurred_at, "recorded_at": self.now,
+                                   "kind": kind, "channel": channel, "direction": "inbound",
+                                   "summary": f"Referral bonus, +{pts} points", **self.timeline_actor,
+                                   "source_type": "event", "source_id": str(event_id),
                                    "data": {"event_id": event_id, "event_type": ev.type, "points": pts,
                                             "referrer_customer_id": cid}})
         outcome = {
@@ -718,8 +720,7 @@ class Importer:
         if not (b.events or b.balance or self.usage.budget_delta):
             return
         s = self.session
-        copy = self.ids.pg
-        write = _copy if copy else _insert
+        write = _write
         write(s, Event.__table__, b.events)
         write(s, Purchase.__table__, b.purchases)
         write(s, PurchaseLine.__table__, b.lines)
@@ -728,8 +729,7 @@ class Importer:
         write(s, _t("ledger_lots"), b.lots)
         write(s, _t("ledger_lot_movements"), b.movements)
         write(s, RuleAwardRow.__table__, b.awards)
-        if b.timeline:
-            interactions.record_many(s, b.timeline)
+        write(s, _t("interactions"), b.timeline)
         acc = _t("ledger_accounts")
         if b.balance:
             stmt = acc.update().where(acc.c.id == bindparam("aid")).values(balance=acc.c.balance + bindparam("delta"))
@@ -750,30 +750,69 @@ def ledger_credit_hash(*, customer_id: int, points: int, available_at: datetime,
     ledger API with the same arguments is recognised as the same request)."""
     import hashlib
 
-    canonical = json.dumps(audit.jsonable({
+    canonical = json.dumps({
         "op": "credit", "kind": "earn", "customer_id": customer_id, "points": points,
-        "available_at": available_at, "expires_at": expires_at, "reference_type": "event",
-        "reference_id": reference_id, "payload": payload,
-    }), sort_keys=True, separators=(",", ":"))
+        "available_at": available_at.isoformat(), "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "reference_type": "event", "reference_id": reference_id, "payload": payload,
+    }, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL COPY ... FROM STDIN of already-typed rows (the fast path for big chunks)."""
+def _sqlite_time(v: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text form ('2026-01-05 10:00:00.000000', UTC, naive)."""
+    return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[Any], Any] | None]:
+    """Per-column value conversion to what the driver takes, done once per column rather than
+    through SQLAlchemy's per-row parameter processing (the bulk path's main cost otherwise)."""
+    from sqlalchemy import Boolean, Date
+
+    from loyalist.types import MoneyType, UTCDateTime
+
+    out: list[Callable[[Any], Any] | None] = []
+    for c in cols:
+        t = table.c[c].type
+        if isinstance(t, JSON):
+            out.append(lambda v: None if v is None else json.dumps(v, separators=(",", ":")))
+        elif isinstance(t, UTCDateTime):
+            out.append((lambda v: None if v is None else _sqlite_time(v)) if sqlite else None)
+        elif isinstance(t, MoneyType):
+            out.append(lambda v: None if v is None else str(v.quantize(MONEY_QUANTUM)))
+        elif isinstance(t, Date) and sqlite:
+            out.append(lambda v: None if v is None else v.isoformat())
+        elif isinstance(t, Boolean) and sqlite:
+            out.append(lambda v: None if v is None else int(v))
+        else:
+            out.append(None)
+    return out
+
+
+def _tuples(table: Table, rows: list[dict[str, Any]], sqlite: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cols = list(rows[0])
+    convs = _converters(table, cols, sqlite)
+    pairs = list(zip(cols, convs, strict=True))
+    return cols, [tuple(row[c] if f is None else f(row[c]) for c, f in pairs) for row in rows]
+
+
+def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with the driver directly: executemany on SQLite, COPY on PostgreSQL."""
     if not rows:
+        return
+    raw = session.connection().connection.driver_connection
+    if session.get_bind().dialect.name == "sqlite":
+        cols, data = _tuples(table, rows, sqlite=True)
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        raw.executemany(f'INSERT INTO "{table.name}" ({col_list}) VALUES ({", ".join("?" * len(cols))})', data)
         return
     if len(rows) < COPY_MIN_ROWS:
         _insert(session, table, rows)
         return
-    cols = list(rows[0])
-    json_cols = {c for c in cols if isinstance(table.c[c].type, JSON)}
-    conn = session.connection().connection.driver_connection
+    cols, data = _tuples(table, rows, sqlite=False)
     col_list = ", ".join(f'"{c}"' for c in cols)
-    with conn.cursor() as cur, cur.copy(f'COPY "{table.name}" ({col_list}) FROM STDIN') as cp:
-        for row in rows:
-            cp.write_row([
-                (None if row[c] is None else json.dumps(audit.jsonable(row[c]), separators=(",", ":")))
-                if c in json_cols else row[c] for c in cols])
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({col_list}) FROM STDIN') as cp:
+        for row in data:
+            cp.write_row(row)
 
 
 def import_events(
@@ -793,6 +832,9 @@ def import_events(
     importer.report.rows = nrows
     importer.report.events = len(events)
     importer.lock_budgets()
+    if session.get_bind().dialect.name == "sqlite":
+        # One big transaction: keep index pages in memory instead of spilling and re-reading them.
+        session.execute(text("PRAGMA cache_size=-262144"))
     done = 0
     for start in range(0, len(events), chunk_size):
         chunk = importer.find_replays(events[start:start + chunk_size])
