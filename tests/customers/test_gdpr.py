@@ -53,7 +53,8 @@ def test_export_contains_everything(session, actor, ingrid) -> None:
     assert [a["line1"] for a in data["addresses"]] == ["Other 1", "Strandvejen 12"]
     assert [(c["channel"], c["note"]) for c in data["consents"]] == [("email", "wants a callback")]
     assert (data["tags"], data["values"]) == (["vip"], ["personal_attention"])
-    assert [t["kind"] for t in data["timeline"]] == ["purchase", "profile_change", "profile_change", "call"]
+    assert [t["kind"] for t in data["timeline"]] == ["purchase", "profile_change", "consent_change", "profile_change",
+                                                      "call"]
     assert data["sections"]["test_points"] == {"balance": 250, "customer": ingrid.id}
 
 
@@ -127,5 +128,5 @@ def test_360_view_with_sections(session, actor, ingrid) -> None:
     assert [a.line1 for a in view.addresses] == ["Other 1"]
     assert [c.channel for c in view.consents] == ["email"]
     assert [i.kind for i in view.recent] == ["call", "profile_change"]
-    assert view.timeline_total == 4
+    assert view.timeline_total == 5
     assert view.sections["test_balance"] == {"balance": 250, "customer": ingrid.id}  # other domains add theirs

@@ -89,7 +89,8 @@ def test_consent_history_is_appended_and_current_is_latest(session, actor, make_
     assert service.has_consent(session, c.id, "email") is False
     assert service.has_consent(session, c.id, "push") is False
     rows = timeline.list_timeline(session, c.id, kinds=["consent_change"]).items
-    assert [r.summary for r in rows] == ["Consent for email withdrawn", "Consent for sms granted"]
+    assert [r.summary for r in rows] == ["Consent for email withdrawn", "Consent for sms granted",
+                                         "Consent for email granted"]
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "customer.consent")
                             .order_by(AuditEntry.id.desc())).first()
     assert (entry.before, entry.after) == ({"channel": "email", "granted": True},

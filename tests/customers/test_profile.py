@@ -92,7 +92,8 @@ def test_full_create_normalises_everything(session, actor) -> None:
     assert [(x.channel, x.granted, x.source) for x in service.list_consents(session, c.id)] == [
         ("email", True, "portal")]
     timeline = session.scalars(select(Interaction).where(Interaction.customer_id == c.id)).all()
-    assert [(t.kind, t.summary) for t in timeline] == [("profile_change", "Customer profile created")]
+    assert [(t.kind, t.summary) for t in timeline] == [("profile_change", "Customer profile created"),
+                                                       ("consent_change", "Consent for email granted")]
     audit = session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(c.id))).all()
     assert [a.action for a in audit] == ["customer.create"]
     assert audit[0].after["email"] == "[redacted]"

@@ -381,6 +381,9 @@ def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> 
     interactions.record(session, customer_id=row.id, kind="profile_change", channel=_timeline_channel(actor),
                         summary="Customer profile created", actor=actor, occurred_at=now,
                         data={"event": "created"})
+    for consent in session.scalars(select(CustomerConsent).where(CustomerConsent.customer_id == row.id)
+                                   .order_by(CustomerConsent.id)):
+        _consent_timeline(session, consent, actor)
     audit.record(session, actor=actor, action="customer.create", target_type="customer", target_id=row.id,
                  after={**_snapshot(row), "tags": tags, "values": value_set, "address": address is not None,
                         "consents": {c["channel"]: c["granted"] for c in consents}})
@@ -602,16 +605,20 @@ def set_consent(session: Session, *, customer_id: int, data: ConsentIn, actor: A
     new = CustomerConsent(customer_id=row.id, recorded_at=clock.now(), actor=actor.label, **values)
     session.add(new)
     session.flush()
-    word = "granted" if values["granted"] else "withdrawn"
-    interactions.record(session, customer_id=row.id, kind="consent_change", channel=_timeline_channel(actor),
-                        summary=f"Consent for {values['channel']} {word}", actor=actor,
-                        occurred_at=new.recorded_at,
-                        data={"consent_id": new.id, "channel": values["channel"], "granted": values["granted"],
-                              "source": values["source"]})
+    _consent_timeline(session, new, actor)
     audit.record(session, actor=actor, action="customer.consent", target_type="customer", target_id=row.id,
                  before={"channel": values["channel"], "granted": previous.granted if previous else None},
                  after={"channel": values["channel"], "granted": values["granted"], "source": values["source"]})
     return ConsentRead.model_validate(new)
+
+
+def _consent_timeline(session: Session, consent: CustomerConsent, actor: Actor) -> None:
+    word = "granted" if consent.granted else "withdrawn"
+    interactions.record(session, customer_id=consent.customer_id, kind="consent_change",
+                        channel=_timeline_channel(actor), summary=f"Consent for {consent.channel} {word}",
+                        actor=actor, occurred_at=consent.recorded_at,
+                        data={"consent_id": consent.id, "channel": consent.channel, "granted": consent.granted,
+                              "source": consent.source})
 
 
 def _current_consents(session: Session, customer_id: int) -> dict[str, CustomerConsent]:

@@ -165,13 +165,13 @@ def list_timeline(
         query = query.where(Interaction.kind.in_(kinds))
     if channels:
         query = query.where(Interaction.channel.in_(channels))
-    try:
-        if since is not None:
-            query = query.where(Interaction.occurred_at >= clock.ensure_utc(since))
-        if until is not None:
-            query = query.where(Interaction.occurred_at < clock.ensure_utc(until))
-    except ValueError as exc:
-        raise ValidationFailed("since/until: must include a timezone", field="since") from exc
+    for name, bound in (("since", since), ("until", until)):
+        if bound is not None and bound.tzinfo is None:
+            raise ValidationFailed(f"{name}: must include a timezone", field=name)
+    if since is not None:
+        query = query.where(Interaction.occurred_at >= clock.ensure_utc(since))
+    if until is not None:
+        query = query.where(Interaction.occurred_at < clock.ensure_utc(until))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit).offset(offset)
