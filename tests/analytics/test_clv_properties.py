@@ -239,3 +239,21 @@ def test_fused_objective_matches_plain_likelihood_and_its_gradient(model_cls: ty
     assert value == pytest.approx(plain, rel=1e-12)
     numeric = approx_fprime(theta, lambda z: model._neg_mean_ll(z, data)[0], 1e-7)
     np.testing.assert_allclose(grad, numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compression_round_trips_mixed_columns(weighted: bool) -> None:
+    from loyalist.analytics.clv.base import compress_coded
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, 5000).astype(float)
+    tx = np.where(x > 0, rng.integers(0, 30, 5000) / 7.0, 0.0)  # fractional: the sort path
+    t_obs = rng.integers(30, 40, 5000).astype(float)  # whole numbers: the lookup path
+    w = rng.integers(1, 3, 5000).astype(float) if weighted else np.ones(5000)
+
+    uniques, indexes, summed = compress_coded([x, tx, t_obs], w)
+
+    rows = np.column_stack([u[i] for u, i in zip(uniques, indexes, strict=True)])
+    expected_rows, inverse = np.unique(np.column_stack([x, tx, t_obs]), axis=0, return_inverse=True)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(summed, np.bincount(inverse.reshape(-1), weights=w))

@@ -124,31 +124,81 @@ def validate_horizon(name: str, t: ArrayLike) -> FloatArray:
 
 
 def compress_rows(columns: Sequence[FloatArray], weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
-    """Collapse identical rows into unique rows with summed weights.
+    """Collapse identical rows into unique rows with summed weights (rows sorted by the columns).
 
     Why: the likelihood of identical histories is identical, so fitting on unique rows with
-    counts gives exactly the same optimum for a fraction of the work. A lexsort plus
-    boundary detection is used instead of ``np.unique(axis=0)`` because it avoids building
-    a structured view and is several times faster on millions of rows.
+    counts gives exactly the same optimum for a fraction of the work.
     """
-    n = columns[0].shape[0]
+    uniques, indexes, summed = compress_coded(columns, weights)
+    return [u[i] for u, i in zip(uniques, indexes, strict=True)], summed
+
+
+def _factorise(column: FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Distinct values of a column and each row's index into them.
+
+    Small whole numbers (purchase counts, day numbers) use a lookup table — a linear pass —
+    instead of a sort; anything else uses np.unique's sort.
+    """
+    if column.size and column.max() < 2**22 and np.all(column == np.floor(column)):
+        as_int = column.astype(np.int64)
+        present = np.bincount(as_int) > 0
+        lookup = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(np.float64), lookup[as_int]
+    values, inverse = np.unique(column, return_inverse=True)
+    return values, inverse.reshape(-1).astype(np.int64)
+
+
+def compress_coded(
+    columns: Sequence[FloatArray], weights: FloatArray
+) -> tuple[list[FloatArray], list[NDArray[np.intp]], FloatArray]:
+    """Unique rows as (distinct values per column, per-row index into them, summed weights).
+
+    How, and why not ``np.unique(axis=0)`` or a 3-key lexsort: each column is first reduced to
+    its distinct values (a SIMD sort of a 1-d array) and integer codes (a binary search); the
+    codes are packed into one int64 key per row, and one sort of that key finds the unique
+    rows. On a million customers this is several times faster than lexsort, and the codes
+    are exactly the per-column indexes the likelihoods use to evaluate terms once per
+    distinct value. Rows with zero weight are dropped.
+    """
     keep = weights > 0
     if not np.all(keep):
         columns = [c[keep] for c in columns]
         weights = weights[keep]
-        n = columns[0].shape[0]
-    if n == 0:
-        return [c.copy() for c in columns], weights.copy()
-    order = np.lexsort(tuple(reversed(columns)))
-    sorted_cols = [c[order] for c in columns]
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for c in sorted_cols:
-        change[1:] |= c[1:] != c[:-1]
-    starts = np.flatnonzero(change)
-    unique_cols = [c[starts] for c in sorted_cols]
-    summed = np.add.reduceat(weights[order], starts)
-    return unique_cols, summed
+    factorised = [_factorise(c) for c in columns]
+    uniques = [u for u, _ in factorised]
+    codes = [c for _, c in factorised]
+    radices = [max(int(u.shape[0]), 1) for u in uniques]
+    if float(np.prod([float(r) for r in radices])) >= 2.0**62:  # cannot pack: fall back to lexsort
+        order = np.lexsort(tuple(reversed(codes))) if weights.size else np.zeros(0, dtype=np.intp)
+        sorted_codes = [c[order] for c in codes]
+        change = np.zeros(weights.shape[0], dtype=bool)
+        if weights.size:
+            change[0] = True
+        for c in sorted_codes:
+            change[1:] |= c[1:] != c[:-1]
+        starts = np.flatnonzero(change)
+        summed = np.add.reduceat(weights[order], starts) if weights.size else weights.copy()
+        return uniques, [c[starts].astype(np.intp) for c in sorted_codes], summed
+    key = codes[0]
+    for c, radix in zip(codes[1:], radices[1:], strict=True):
+        key = key * radix + c
+    if np.all(weights == 1.0):
+        unique_keys, counts = np.unique(key, return_counts=True)
+        summed = counts.astype(np.float64)
+    else:
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1]))) if key.size else order
+        unique_keys = sorted_key[starts]
+        summed = np.add.reduceat(weights[order], starts) if key.size else weights.copy()
+    indexes: list[NDArray[np.intp]] = []
+    rest = unique_keys
+    for radix in reversed(radices[1:]):
+        indexes.append((rest % radix).astype(np.intp))
+        rest = rest // radix
+    indexes.append(rest.astype(np.intp))
+    indexes.reverse()
+    return uniques, indexes, summed
 
 
 @dataclass(frozen=True)
@@ -328,23 +378,19 @@ class CompressedRFM:
 
     @classmethod
     def build(cls, x: FloatArray, tx: FloatArray, t_obs: FloatArray, w: FloatArray) -> CompressedRFM:
-        (ux, utx, ut), uw = compress_rows([x, tx, t_obs], w)
-        x_unique, x_index = np.unique(ux, return_inverse=True)
-        x_index = x_index.reshape(-1)
-        t_unique, t_index = np.unique(ut, return_inverse=True)
-        tx_unique, tx_index = np.unique(utx, return_inverse=True)
+        (x_unique, tx_unique, t_unique), (x_index, tx_index, t_index), uw = compress_coded([x, tx, t_obs], w)
         return cls(
-            x=ux,
-            tx=utx,
-            T=ut,
+            x=x_unique[x_index],
+            tx=tx_unique[tx_index],
+            T=t_unique[t_index],
             w=uw,
             x_unique=x_unique,
             x_index=x_index,
             x_weight=np.bincount(x_index, weights=uw, minlength=x_unique.shape[0]),
             T_unique=t_unique,
-            T_index=t_index.reshape(-1),
+            T_index=t_index,
             tx_unique=tx_unique,
-            tx_index=tx_index.reshape(-1),
+            tx_index=tx_index,
             total_weight=float(uw.sum()),
         )
 
