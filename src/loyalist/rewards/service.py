@@ -22,9 +22,9 @@ Why it is built this way:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,12 @@ class OutOfStock(LimitExceeded):
 # ---------------------------------------------------------------------------------------------
 # Catalogue
 # ---------------------------------------------------------------------------------------------
+
+
+def _changed(session: Session, stmt: Any) -> int:
+    """Rows matched by a guarded UPDATE (the only way stock and voucher state move)."""
+    result = cast("CursorResult[Any]", session.execute(stmt.execution_options(synchronize_session=False)))
+    return result.rowcount
 
 
 def _snapshot(row: Reward) -> dict[str, Any]:
@@ -272,13 +278,10 @@ def redeem_reward(
 
     try:
         with session.begin_nested():
-            taken = session.execute(
-                update(Reward)
-                .where(Reward.id == reward_id, (Reward.stock.is_(None)) | (Reward.stock > 0))
-                .values(stock=Reward.stock - 1, redeemed_count=Reward.redeemed_count + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:
+            taken = _changed(session, update(Reward)
+                             .where(Reward.id == reward_id, (Reward.stock.is_(None)) | (Reward.stock > 0))
+                             .values(stock=Reward.stock - 1, redeemed_count=Reward.redeemed_count + 1))
+            if taken != 1:
                 raise OutOfStock(f"reward_id: reward {reward_id} is out of stock", field="reward_id")
             problem = _limit_problem(session, reward, customer_id, now)
             if problem:
@@ -362,11 +365,10 @@ def cancel_redemption(
                            field="redemption_id")
     now = clock.now()
     with session.begin_nested():
-        voided = session.execute(
-            update(Voucher).where(Voucher.redemption_id == red.id, Voucher.status == "issued")
-            .values(status="void", closed_at=now).execution_options(synchronize_session=False)
-        )
-        if voided.rowcount != 1:
+        voided = _changed(session, update(Voucher)
+                          .where(Voucher.redemption_id == red.id, Voucher.status == "issued")
+                          .values(status="void", closed_at=now))
+        if voided != 1:
             status = session.scalar(select(Voucher.status).where(Voucher.redemption_id == red.id))
             raise InvalidState(f"redemption_id: its voucher is {status}; only an unused voucher can be "
                                "cancelled", field="redemption_id")
@@ -440,15 +442,12 @@ def consume_voucher(
     A second consume, a cancelled or an expired voucher raises InvalidState naming `code`."""
     canon = _canonical(code)
     now = clock.now()
-    used = session.execute(
-        update(Voucher)
-        .where(Voucher.code == canon, Voucher.status == "issued", Voucher.expires_at > now)
-        .values(status="consumed", consumed_at=now, consumed_by=actor.label, store=store, order_ref=order_ref,
-                closed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    used = _changed(session, update(Voucher)
+                    .where(Voucher.code == canon, Voucher.status == "issued", Voucher.expires_at > now)
+                    .values(status="consumed", consumed_at=now, consumed_by=actor.label, store=store,
+                            order_ref=order_ref, closed_at=now))
     v = _voucher_by_code(session, canon)
-    if used.rowcount != 1:
+    if used != 1:
         session.refresh(v)
         raise InvalidState(f"code: voucher {canon} cannot be used: {_unusable_reason(v, now)}", field="code",
                            details={"status": v.status})
@@ -483,11 +482,9 @@ def expire_vouchers(
     ))
     expired = refunded = 0
     for v in due:
-        done = session.execute(
-            update(Voucher).where(Voucher.id == v.id, Voucher.status == "issued")
-            .values(status="expired", closed_at=now).execution_options(synchronize_session=False)
-        )
-        if done.rowcount != 1:
+        done = _changed(session, update(Voucher).where(Voucher.id == v.id, Voucher.status == "issued")
+                        .values(status="expired", closed_at=now))
+        if done != 1:
             continue
         expired += 1
         summary = f"Voucher {v.code} expired unused"
@@ -515,7 +512,7 @@ def expire_vouchers(
 def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, actor: Actor) -> None:
     """Redemptions and vouchers follow the customer; issued vouchers stay usable."""
     for model in (Redemption, Voucher):
-        session.execute(update(model).where(model.customer_id == duplicate_id)  # type: ignore[attr-defined]
+        session.execute(update(model).where(model.customer_id == duplicate_id)
                         .values(customer_id=survivor_id).execution_options(synchronize_session=False))
     session.expire_all()
 

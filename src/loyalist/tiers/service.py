@@ -65,10 +65,10 @@ def _check_unique(session: Session, *, code: str | None, rank: int | None, exclu
         if session.scalar(q) is not None:
             raise Conflict(f"code: tier {code!r} already exists", field="code")
     if rank is not None:
-        q = select(TierDefinition.code).where(TierDefinition.rank == rank)
+        by_rank = select(TierDefinition.code).where(TierDefinition.rank == rank)
         if exclude_id is not None:
-            q = q.where(TierDefinition.id != exclude_id)
-        other = session.scalar(q)
+            by_rank = by_rank.where(TierDefinition.id != exclude_id)
+        other = session.scalar(by_rank)
         if other is not None:
             raise Conflict(f"rank: rank {rank} is already used by tier {other!r}", field="rank")
 
