@@ -230,7 +230,9 @@ def test_expiry_with_refund_policy(session, actor) -> None:
     cid = make_customer(session, actor, points=1000)
     reward = make_reward(session, actor, voucher_validity_days=10)
     service.redeem_reward(session, customer_id=cid, reward_id=reward.id, idempotency_key=key(), actor=actor)
-    result = service.expire_vouchers(session, as_of=NOW + timedelta(days=11), actor=actor, refund=True)
+    from loyalist.rewards.jobs import JOBS
+
+    result = JOBS["rewards.expire_vouchers"](session, as_of=NOW + timedelta(days=11), actor=actor, refund=True)
     assert (result.expired, result.refunded) == (1, 1)
     assert (balance(session, cid), service.get_reward(session, reward.id).stock) == (1000, 5)
     assert service.list_redemptions(session, cid)[0].status == "cancelled"

@@ -314,3 +314,13 @@ def test_evaluate_customers_in_bulk(session, actor, ladder) -> None:
                                          as_of=T0 + timedelta(hours=1))
     assert [(ch.customer_id, ch.to_code) for ch in changes] == [(a, "silver"), (b, "gold")]
     assert [_code(session, x) for x in (a, b, c)] == ["silver", "gold", None]
+
+
+def test_reevaluate_job_is_the_service(session, actor, ladder) -> None:
+    from loyalist.tiers.jobs import JOBS
+
+    cid = _customer(session, actor)
+    _buy(session, cid, "150", T0)
+    result = JOBS["tiers.reevaluate"](session, as_of=T0 + timedelta(days=1), actor=actor)
+    assert (result.evaluated, result.upgraded) == (1, 1)
+    assert _code(session, cid) == "silver"
