@@ -457,14 +457,18 @@ class Importer:
                     select(customers_t.c.external_id, customers_t.c.id, customers_t.c.status)
                     .where(customers_t.c.external_id.in_(ext_list[i:i + 5000]))):
                 found[ext] = (cid, status)
-        ids: dict[str, int] = {}
-        for ext in ext_list:
-            if ext in found and found[ext][1] != "merged":
-                ids[ext] = found[ext][0]
-            else:
-                before = ext in found
+        ids: dict[str, int] = {ext: cid for ext, (cid, status) in found.items() if status != "merged"}
+        merged = [ext for ext in ext_list if ext in found and ext not in ids]
+        missing = [ext for ext in ext_list if ext not in found]
+        for ext in merged:
+            ids[ext] = customers.resolve_customer_id(self.session, external_id=ext)
+        bulk_ensure = getattr(customers, "ensure_customers", None)
+        if bulk_ensure is not None and missing:
+            ids.update(bulk_ensure(self.session, external_ids=missing, actor=self.actor))
+        else:
+            for ext in missing:
                 ids[ext] = customers.ensure_customer(self.session, external_id=ext, actor=self.actor)
-                self.report.customers_created += 0 if before else 1
+        self.report.customers_created += len(missing)
         given = sorted({e.customer_id for e in chunk if e.customer_id is not None})
         status_of: dict[int, str] = {}
         for i in range(0, len(given), 5000):
