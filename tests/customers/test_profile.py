@@ -228,3 +228,28 @@ def test_ensure_customer_insert_race_resolves_to_existing(session, actor) -> Non
                                                    "status": "active", "created_at": now, "updated_at": now}) is None
     assert session.scalar(select(func.count(Customer.id)).where(Customer.external_id == "RACE")) == 1
     assert service.ensure_customer(session, external_id="RACE", actor=actor) == cid
+
+
+def test_ensure_customers_bulk(session, actor, make_customer) -> None:
+    existing = make_customer(external_id="B-1")
+    merged_away = make_customer(external_id="B-2")
+    service.merge_customers(session, survivor_id=existing.id, duplicate_id=merged_away.id, actor=actor)
+    audits = session.scalar(select(func.count(AuditEntry.id)))
+    ids = service.ensure_customers(session, external_ids=["B-1", "B-2", " B-3 ", "B-4", "B-3"], actor=actor)
+    assert set(ids) == {"B-1", "B-2", "B-3", "B-4"}
+    assert (ids["B-1"], ids["B-2"]) == (existing.id, existing.id)
+    new = sorted([ids["B-3"], ids["B-4"]])
+    assert [service.get_customer(session, i).external_id for i in new] == ["B-3", "B-4"]
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "customer.create_bulk")).one()
+    assert entry.after == {"count": 2, "customer_ids": new}
+    assert session.scalar(select(func.count(AuditEntry.id))) == audits + 1
+    for cid in new:
+        rows = session.scalars(select(Interaction.summary).where(Interaction.customer_id == cid)).all()
+        assert rows == ["Customer profile created"]
+    assert service.ensure_customers(session, external_ids=["B-3", "B-4"], actor=actor) == {
+        "B-3": ids["B-3"], "B-4": ids["B-4"]}
+    before = _counts(session)
+    with pytest.raises(ValidationFailed) as err:
+        service.ensure_customers(session, external_ids=["B-5", "  "], actor=actor)
+    assert err.value.field == "external_id"
+    assert _counts(session) == before

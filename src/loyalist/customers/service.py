@@ -460,6 +460,71 @@ def ensure_customer(
     return int(new_id)
 
 
+BULK_CHUNK = 1000
+
+
+def ensure_customers(session: Session, *, external_ids: Iterable[str], actor: Actor) -> dict[str, int]:
+    """Bulk get-or-create by external id: {external_id: surviving customer id}.
+
+    For imports with many new customers: existing ones are found in chunked IN queries, missing
+    ones are inserted with one multi-row `INSERT ... ON CONFLICT DO NOTHING`, their timeline rows
+    with one executemany, and one audit row per chunk lists the created ids (rather than one
+    audit row each). Invalid external ids raise ValidationFailed before anything is written.
+    """
+    wanted: list[str] = []
+    seen: set[str] = set()
+    for raw in external_ids:
+        ext = _text(raw, "external_id", 100)
+        if ext is None:
+            raise ValidationFailed("external_id: required", field="external_id")
+        if ext not in seen:
+            seen.add(ext)
+            wanted.append(ext)
+    table = cast(Table, Customer.__table__)
+    result: dict[str, int] = {}
+
+    def lookup(keys: list[str]) -> None:
+        for i in range(0, len(keys), BULK_CHUNK):
+            for ext, cid, status in session.execute(
+                    select(table.c.external_id, table.c.id, table.c.status)
+                    .where(table.c.external_id.in_(keys[i:i + BULK_CHUNK]))):
+                result[ext] = cid if status != "merged" else resolve_customer_id(session, customer_id=cid)
+
+    lookup(wanted)
+    missing = [ext for ext in wanted if ext not in result]
+    now = clock.now()
+    channel = _timeline_channel(actor)
+    for i in range(0, len(missing), BULK_CHUNK):
+        chunk = missing[i:i + BULK_CHUNK]
+        rows: list[dict[str, Any]] = [{"external_id": ext, "status": "active", "created_at": now, "updated_at": now}
+                                      for ext in chunk]
+        created: list[int] = []
+        dialect = session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            dml = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+            stmt = dml.values(rows).on_conflict_do_nothing(index_elements=["external_id"])
+            for ext, cid in session.execute(stmt.returning(table.c.external_id, table.c.id)):
+                result[ext] = int(cid)
+                created.append(int(cid))
+        else:  # pragma: no cover - portable fallback
+            for row in rows:
+                inserted = _insert_customer(session, row)
+                if inserted is not None:
+                    result[row["external_id"]] = inserted.id
+                    created.append(inserted.id)
+        lookup([ext for ext in chunk if ext not in result])  # taken meanwhile by a concurrent importer
+        if not created:
+            continue
+        interactions.record_many(session, [
+            {"customer_id": cid, "kind": "profile_change", "channel": channel, "summary": "Customer profile created",
+             "occurred_at": now, "actor": actor, "data": {"event": "created"}} for cid in sorted(created)])
+        audit.record(session, actor=actor, action="customer.create_bulk", target_type="customer",
+                     after={"count": len(created), "customer_ids": sorted(created)})
+    return result
+
+
 def update_customer(session: Session, *, customer_id: int, data: CustomerUpdate, actor: Actor) -> CustomerRead:
     """Change the fields present in `data` (PATCH); no-op changes write nothing."""
     row = _mutable(session, customer_id)
