@@ -30,7 +30,11 @@ from sqlalchemy.orm import Session
 
 from loyalist import clock
 from loyalist.audit import service as audit
+from loyalist.customers import hooks
+from loyalist.customers import service as customers
 from loyalist.errors import IdempotencyConflict, InvalidState, LimitExceeded, NotFound, ValidationFailed
+from loyalist.interactions import service as interactions
+from loyalist.ledger import service as ledger
 from loyalist.rewards import codes
 from loyalist.rewards.models import Redemption, Reward, Voucher
 from loyalist.rewards.schemas import (
@@ -232,8 +236,6 @@ def _new_code(session: Session) -> str:
 
 
 def _timeline(session: Session, **kwargs: Any) -> None:
-    from loyalist.interactions import service as interactions
-
     interactions.record(session, channel="system", direction="internal", **kwargs)
 
 
@@ -254,8 +256,6 @@ def redeem_reward(
     if found is not None:
         return _replay(session, found, customer_id=customer_id, reward_id=reward_id)
 
-    from loyalist.customers import service as customers
-
     customer = customers.get_customer(session, customer_id)
     if customer.merged_into_id is not None:
         raise InvalidState(f"customer_id: customer {customer_id} was merged into {customer.merged_into_id}",
@@ -273,8 +273,6 @@ def redeem_reward(
     problem = _limit_problem(session, reward, customer_id, now)
     if problem:
         raise LimitExceeded(f"reward_id: {problem}", field="reward_id")
-
-    from loyalist.ledger import service as ledger
 
     try:
         with session.begin_nested():
@@ -337,8 +335,6 @@ def list_redemptions(session: Session, customer_id: int) -> list[RedemptionRead]
 
 def _reverse_redemption(session: Session, red: Redemption, *, actor: Actor, reason: str, now: datetime) -> None:
     """Refund points and return the stock unit; the voucher must already be closed."""
-    from loyalist.ledger import service as ledger
-
     entry = ledger.reverse(session, entry_id=red.ledger_entry_id, actor=actor, reason=reason,
                            idempotency_key=f"redemption-{red.id}-reversal")
     session.execute(
@@ -420,13 +416,7 @@ def validate_voucher(session: Session, *, code: str) -> VoucherCheck:
     """What a till shows before consuming: status, reward, customer, expiry. Changes nothing."""
     v = _voucher_by_code(session, _canonical(code))
     reason = _unusable_reason(v, clock.now())
-    name: str | None = None
-    try:
-        from loyalist.customers import service as customers
-
-        name = customers.get_customer(session, v.customer_id).name
-    except (ImportError, NotFound):
-        name = None
+    name = customers.get_customer(session, v.customer_id).name
     return VoucherCheck(
         code=v.code, status=v.status,  # type: ignore[arg-type]
         usable=reason is None, reason=reason, expires_at=v.expires_at, customer_id=v.customer_id,
@@ -537,10 +527,6 @@ def _view_section(session: Session, customer_id: int) -> dict[str, Any]:
 
 
 def _register_hooks() -> None:
-    try:
-        from loyalist.customers import hooks
-    except ImportError:  # customers domain not present
-        return
     hooks.register_merge_handler(_merge_handler)
     hooks.register_erasure_handler(_erasure_handler)
     hooks.register_export_section("rewards", _export_section)

@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session
 
 from loyalist import clock
 from loyalist.audit import service as audit
+from loyalist.customers import hooks
+from loyalist.customers import service as customers
 from loyalist.errors import Conflict, NotFound, ValidationFailed
+from loyalist.interactions import service as interactions
+from loyalist.ledger import service as ledger
+from loyalist.purchases import service as purchases
 from loyalist.tiers.models import CustomerTier, TierDefinition, TierHistory
 from loyalist.tiers.schemas import (
     CustomerTierView,
@@ -152,11 +157,7 @@ def _metric_one(session: Session, key: MetricKey, customer_id: int, as_of: datet
     metric, days = key
     since, until = _window(as_of, days)
     if metric == "points":
-        from loyalist.ledger import service as ledger
-
         return Decimal(int(ledger.points_earned_in_window(session, customer_id, since=since, until=until)))
-    from loyalist.purchases import service as purchases
-
     return Decimal(purchases.spend_in_window(session, customer_id, since=since, until=until))
 
 
@@ -164,17 +165,11 @@ def _bulk_metric_fn(metric: str) -> Any:
     """The owning service's set-based function `(session, *, since, until) -> {customer_id: value}`
     (customers with activity in the window), or None while it offers none."""
     if metric == "points":
-        from loyalist.ledger import service as ledger
-
         return getattr(ledger, "points_earned_by_customer", None)
-    from loyalist.purchases import service as purchases
-
     return getattr(purchases, "spend_by_customer", None)
 
 
 def _active_customer_ids(session: Session) -> list[int]:
-    from loyalist.customers import service as customers
-
     ids: list[int] = []
     while True:
         page = customers.list_customers(session, status="active", limit=500, offset=len(ids))
@@ -294,8 +289,6 @@ def _record_change(
         src=src.name if src else "no tier", dst=dst.name if dst else "no tier",
         grace=grace_until.date().isoformat() if grace_until else "",
     )
-    from loyalist.interactions import service as interactions
-
     interactions.record(
         session, customer_id=customer_id, kind="tier_change", channel="system", summary=summary,
         direction="internal", occurred_at=at, actor=actor, source_type="tier_change",
@@ -435,11 +428,11 @@ def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Ac
     rows = {r.customer_id: r for r in session.scalars(select(CustomerTier).order_by(CustomerTier.customer_id))}
     keys = sorted({(t.metric, t.window_days) for t in active})
     by_key = _metrics_for_all(session, keys, as_of, rows.keys())
-    customers = set(rows)
+    candidates = set(rows)
     for per_customer in by_key.values():
-        customers.update(cid for cid, v in per_customer.items() if v > 0)
+        candidates.update(cid for cid, v in per_customer.items() if v > 0)
     counts = {"upgrade": 0, "downgrade": 0, "grace_started": 0, "grace_cleared": 0}
-    for cid in sorted(customers):
+    for cid in sorted(candidates):
         values = {key: by_key[key].get(cid, ZERO) for key in keys}
         qualifying = _qualifying(active, values)
         row = rows.get(cid)
@@ -452,8 +445,8 @@ def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Ac
             counts[change.reason] += 1
     session.flush()
     audit.record(session, actor=actor, action="tier.reevaluate", target_type="tier", target_id=None,
-                 after={"as_of": as_of, "evaluated": len(customers), **counts})
-    return ReevaluationResult(as_of=as_of, evaluated=len(customers), upgraded=counts["upgrade"],
+                 after={"as_of": as_of, "evaluated": len(candidates), **counts})
+    return ReevaluationResult(as_of=as_of, evaluated=len(candidates), upgraded=counts["upgrade"],
                               downgraded=counts["downgrade"], grace_started=counts["grace_started"],
                               grace_cleared=counts["grace_cleared"])
 
@@ -554,10 +547,6 @@ def _view_section(session: Session, customer_id: int) -> dict[str, Any]:
 
 
 def _register_hooks() -> None:
-    try:
-        from loyalist.customers import hooks
-    except ImportError:  # customers domain not present (partial installs, early development)
-        return
     hooks.register_merge_handler(_merge_handler)
     hooks.register_export_section("tier", _export_section)
     hooks.register_view_section("tier", _view_section)
