@@ -289,20 +289,36 @@ def _t(name: str) -> Table:
 
 
 class IdAllocator:
-    """Primary keys assigned before insert, so that child rows can reference their parents."""
+    """Primary keys assigned before insert, so that child rows can reference their parents.
+
+    SQLite: MAX(id) + 1 onwards (the import holds the database's write lock). PostgreSQL: values
+    drawn from the table's sequence in blocks of at least `BLOCK` (unused ones are just a gap)."""
+
+    BLOCK = 20_000
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.next: dict[str, int] = {}
+        self.pool: dict[str, list[int]] = defaultdict(list)
+        self.seq: dict[str, str] = {}
 
     def take(self, table: str, n: int) -> list[int]:
         if n == 0:
             return []
         if self.pg:
-            seq = self.session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
-            return list(self.session.scalars(text("SELECT nextval(:s) FROM generate_series(1, :n)"),
-                                             {"s": seq, "n": n}))
+            pool = self.pool[table]
+            pos = self.next.get(table, 0)
+            if len(pool) - pos < n:
+                if table not in self.seq:
+                    self.seq[table] = str(self.session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                                              {"t": table}))
+                pool = self.pool[table] = pool[pos:] + list(self.session.scalars(
+                    text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+                    {"s": self.seq[table], "n": max(n, self.BLOCK)}))
+                pos = 0
+            self.next[table] = pos + n
+            return pool[pos:pos + n]
         start = self.next.get(table)
         if start is None:
             start = int(self.session.scalar(select(func.coalesce(func.max(_t(table).c.id), 0))) or 0) + 1
@@ -562,7 +578,8 @@ class Importer:
                 exc.message = f"line {ev.line}: {exc.message}"
                 raise
             self.report.via_single_path += 1
-            self.ids.next.clear()  # SQLite: the per-event path took ids by autoincrement; re-read MAX(id)
+            if not self.ids.pg:
+                self.ids.next.clear()  # SQLite: the per-event path took ids by autoincrement; re-read MAX(id)
             self.report.created += 0 if result.replayed else 1
             self.report.points += result.points
             for c in {cid, *(a.customer_id for a in result.awards)}:
