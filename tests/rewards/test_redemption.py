@@ -22,6 +22,7 @@ from loyalist.interactions import service as timeline
 from loyalist.purchases import service as purchases
 from loyalist.rewards import codes, service
 from loyalist.rewards.models import Redemption, Voucher
+from loyalist.rewards.schemas import RewardUpdate
 from loyalist.rewards.service import NotEligible, OutOfStock
 from loyalist.tiers import service as tiers
 
@@ -292,3 +293,16 @@ def test_merge_moves_vouchers(session, actor) -> None:
     assert [v.code for v in service.list_vouchers(session, a)] == [red.voucher.code]
     assert service.list_vouchers(session, b) == []
     assert service._view_section(session, a)["count"] == 1
+
+
+def test_refused_update_leaves_the_reward_unchanged(session, actor, ladder) -> None:
+    reward = make_reward(session, actor)
+    with pytest.raises(ValidationFailed) as err:
+        service.update_reward(session, reward_id=reward.id,
+                              data=RewardUpdate(name="Renamed", tier_codes=["platinum"]), actor=actor)
+    assert err.value.field == "tier_codes"
+    session.expire_all()
+    assert service.get_reward(session, reward.id) == reward
+    with pytest.raises(ValidationFailed) as err:
+        service.expire_vouchers(session, as_of=datetime(2026, 1, 1), actor=actor)
+    assert err.value.field == "as_of"

@@ -82,3 +82,12 @@ def test_customer_tier_view_and_reevaluate(client, session_factory, actor) -> No
 
     missing = client.get("/v1/customers/999999/tier")
     assert (missing.status_code, _field(missing)) == (404, "customer_id")
+
+
+def test_naive_instants_are_refused_naming_the_field(client) -> None:
+    resp = client.post("/v1/tiers/reevaluate", json={"as_of": "2026-01-01T00:00:00"})
+    assert (resp.status_code, _field(resp)) == (422, "as_of")
+    resp = client.post("/v1/rewards", json={"kind": "gift", "name": "x", "cost_points": 1,
+                                            "valid_from": "2026-01-01T00:00:00"})
+    assert (resp.status_code, _field(resp)) == (422, "valid_from")
+    assert client.get("/v1/rewards").json() == []

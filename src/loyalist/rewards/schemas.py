@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 RewardKind = Literal["discount_percent", "discount_amount", "free_product", "service", "gift",
                      "event_invitation"]
@@ -27,8 +27,8 @@ class RewardCreate(_RewardFields):
     cost_points: int = Field(gt=0, le=100_000_000)
     value: Decimal | None = Field(default=None, ge=0, description="Discount percent or amount, if any")
     stock: int | None = Field(default=None, ge=0, description="None = unlimited")
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
     voucher_validity_days: int = Field(default=30, ge=1, le=3660)
     limit_per_customer: int | None = Field(default=None, ge=1, description="Lifetime redemptions per customer")
     limit_per_period: int | None = Field(default=None, ge=1)
@@ -45,8 +45,8 @@ class RewardUpdate(_RewardFields):
     cost_points: int | None = Field(default=None, gt=0, le=100_000_000)
     value: Decimal | None = Field(default=None, ge=0)
     stock: int | None = Field(default=None, ge=0)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
     voucher_validity_days: int | None = Field(default=None, ge=1, le=3660)
     limit_per_customer: int | None = Field(default=None, ge=1)
     limit_per_period: int | None = Field(default=None, ge=1)

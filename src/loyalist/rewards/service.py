@@ -132,13 +132,14 @@ def update_reward(session: Session, *, reward_id: int, data: RewardUpdate, actor
         if changes[name] is None:
             raise ValidationFailed(f"{name}: may not be null", field=name)
     before = _snapshot(row)
-    for name, value in changes.items():
-        setattr(row, name, value)
-    try:
-        _check_rules(session, row)
-    except ValidationFailed:
-        session.expire(row)  # leave the session's view of the row unchanged
-        raise
+    with session.no_autoflush:  # validate before anything reaches the database
+        for name, value in changes.items():
+            setattr(row, name, value)
+        try:
+            _check_rules(session, row)
+        except ValidationFailed:
+            session.expire(row)  # drop the unflushed changes: the row stays as it was
+            raise
     row.updated_at = clock.now()
     session.flush()
     session.refresh(row)
@@ -460,13 +461,23 @@ def list_vouchers(session: Session, customer_id: int, *, status: str | None = No
     return [VoucherRead.model_validate(v) for v in session.scalars(q)]
 
 
+def _as_of(value: datetime | None) -> datetime:
+    """The evaluation instant: now by default; a naive datetime is refused, naming the field."""
+    if value is None:
+        return clock.now()
+    try:
+        return clock.ensure_utc(value)
+    except ValueError as exc:
+        raise ValidationFailed("as_of: must include a timezone", field="as_of") from exc
+
+
 def expire_vouchers(
     session: Session, *, as_of: datetime | None = None, actor: Actor = SYSTEM, refund: bool = False
 ) -> ExpiryResult:
     """Job: mark issued vouchers past expiry as expired (re-runnable; see module doc for the
     refund policy). Each voucher moves by its own guarded UPDATE so a concurrent consume or
     cancel wins cleanly."""
-    now = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    now = _as_of(as_of)
     due = list(session.scalars(
         select(Voucher).where(Voucher.status == "issued", Voucher.expires_at <= now).order_by(Voucher.id)
     ))

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 TierMetric = Literal["points", "spend"]
 ChangeReason = Literal["upgrade", "downgrade", "grace_started", "grace_cleared", "merge"]
@@ -115,7 +115,7 @@ class CustomerTierView(BaseModel):
 class ReevaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: datetime | None = None
+    as_of: AwareDatetime | None = None
 
 
 class ReevaluationResult(BaseModel):

@@ -149,6 +149,16 @@ def deactivate_tier(session: Session, *, tier_id: int, actor: Actor) -> TierRead
 # ---------------------------------------------------------------------------------------------
 
 
+def _as_of(value: datetime | None) -> datetime:
+    """The evaluation instant: now by default; a naive datetime is refused, naming the field."""
+    if value is None:
+        return clock.now()
+    try:
+        return clock.ensure_utc(value)
+    except ValueError as exc:
+        raise ValidationFailed("as_of: must include a timezone", field="as_of") from exc
+
+
 def _window(as_of: datetime, window_days: int) -> tuple[datetime, datetime]:
     return as_of - timedelta(days=window_days), as_of
 
@@ -389,7 +399,7 @@ def evaluate_customers(
 ) -> list[TierChange]:
     """`evaluate_customer` for many customers (bulk imports): definitions and status rows are
     read once; returns the changes recorded, in customer id order."""
-    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    as_of = _as_of(as_of)
     by_id, active = _load_tiers(session)
     ids = sorted(set(customer_ids))
     if not active or not ids:
@@ -423,7 +433,7 @@ def reevaluate_all(session: Session, *, as_of: datetime | None = None, actor: Ac
     row lock only for customers whose status may change, so an upgrade committed meanwhile by
     `evaluate_customer` is never overwritten. Re-running at the same `as_of` changes nothing.
     """
-    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    as_of = _as_of(as_of)
     tiers, active = _load_tiers(session)
     rows = {r.customer_id: r for r in session.scalars(select(CustomerTier).order_by(CustomerTier.customer_id))}
     keys = sorted({(t.metric, t.window_days) for t in active})
@@ -462,7 +472,7 @@ def progress(session: Session, customer_id: int, *, as_of: datetime | None = Non
     percent = value / next_threshold * 100, capped at 100, one decimal (half-up); a next tier
     with threshold 0 counts as 100 %. Without a next tier: remaining 0 and 100 %.
     """
-    as_of = clock.ensure_utc(as_of) if as_of is not None else clock.now()
+    as_of = _as_of(as_of)
     status = current_tier(session, customer_id)
     cur_rank = status.rank if status else -1
     candidates = [t for t in reversed(_load_tiers(session)[1]) if t.rank > cur_rank]
