@@ -394,11 +394,24 @@ class CompressedRFM:
             total_weight=float(uw.sum()),
         )
 
+    def coarsened(self, grid_points: int = 128) -> CompressedRFM:
+        """The same customers with t_x and T rounded to a grid of ``grid_points`` steps over the
+        observed range — an approximation used only to find a starting point for the exact fit.
+        Rounding is monotone, so t_x <= T and (x = 0 => t_x = 0) still hold."""
+        step = max(float(self.T_unique[-1]), 1e-12) / grid_points
+        tx = np.round(self.tx / step) * step
+        t_obs = np.round(self.T / step) * step
+        return CompressedRFM.build(self.x, tx, t_obs, self.w)
+
 
 class ContinuousTimeModel(BaseModel):
     """Fit plumbing shared by BG/NBD, MBG/NBD and Pareto/NBD (continuous time x, t_x, T)."""
 
     _analytic_gradient: bool = True
+    #: Above this many unique rows, fit() first fits a time-coarsened copy for a warm start.
+    _warm_start_rows: int = 50_000
+    #: Time-grid size of that coarse copy.
+    _warm_start_grid: int = 128
 
     def _neg_mean_ll(self, theta: FloatArray, data: CompressedRFM) -> tuple[float, FloatArray] | float:
         raise NotImplementedError
@@ -420,24 +433,41 @@ class ContinuousTimeModel(BaseModel):
         w = validate_weights(weights, x.shape[0])
         data = CompressedRFM.build(x, tx, t_obs, w)
 
-        def objective(theta: FloatArray) -> tuple[float, FloatArray] | float:
-            out = self._neg_mean_ll(theta, data)
-            pen, pen_grad = self._penalty(theta)
-            if isinstance(out, tuple):
-                return out[0] + pen, out[1] + pen_grad
-            return out + pen
+        def objective_on(rows: CompressedRFM) -> Callable[[FloatArray], tuple[float, FloatArray] | float]:
+            def objective(theta: FloatArray) -> tuple[float, FloatArray] | float:
+                out = self._neg_mean_ll(theta, rows)
+                pen, pen_grad = self._penalty(theta)
+                if isinstance(out, tuple):
+                    return out[0] + pen, out[1] + pen_grad
+                return out + pen
 
-        result = maximise(objective, self._starts(data), analytic_gradient=self._analytic_gradient)
+            return objective
+
+        starts = self._starts(data)
+        n_iterations = 0
+        if data.x.shape[0] > self._warm_start_rows:
+            # Coarse-to-fine: most iterations are spent far from the optimum, where a summary
+            # rounded to a coarse time grid (far fewer unique rows) points the same way. Its
+            # optimum is then polished on the exact data in a few full-size iterations.
+            coarse = data.coarsened(self._warm_start_grid)
+            warm = maximise(objective_on(coarse), starts, analytic_gradient=self._analytic_gradient)
+            n_iterations += warm.n_iterations
+            if warm.converged:
+                starts = [list(warm.log_params), *starts]
+        result = maximise(objective_on(data), starts, analytic_gradient=self._analytic_gradient)
         params = np.exp(result.log_params)
         self.params_ = {name: float(v) for name, v in zip(self._param_names, params, strict=True)}
-        self.log_likelihood_ = float(np.sum(data.w * self._row_log_likelihood(params, data)))
+        self.log_likelihood_ = self._total_log_likelihood(params, data)
         total = data.total_weight
         self.n_customers_ = int(round(total)) if float(total).is_integer() else total
         self.n_unique_rows_ = int(data.x.shape[0])
         self.converged_ = result.converged
-        self.n_iterations_ = result.n_iterations
+        self.n_iterations_ = n_iterations + result.n_iterations
         self._data = data
         return self
+
+    def _total_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> float:
+        return float(np.sum(data.w * self._row_log_likelihood(params, data)))
 
     def expected_purchases(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         raise NotImplementedError
@@ -453,7 +483,7 @@ class ContinuousTimeModel(BaseModel):
         x, tx, t_obs = validate_rfm(frequency, recency, T, allow_broadcast=False)
         w = validate_weights(weights, x.shape[0])
         data = CompressedRFM.build(x, tx, t_obs, w)
-        return float(np.sum(data.w * self._row_log_likelihood(self._params_array(), data)))
+        return self._total_log_likelihood(self._params_array(), data)
 
     def expected_repeat_purchases_population(self, t: ArrayLike) -> FloatArray:
         """Total expected repeat purchases of the fitted customer base in the next t periods.

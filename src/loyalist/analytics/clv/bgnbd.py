@@ -50,6 +50,10 @@ class _BetaGeoFamily(ContinuousTimeModel):
         second = np.where(active, betaln(a + 1, b_second) - (r + x) * np.log(alpha + data.tx), -np.inf)
         return common + np.logaddexp(first, second)
 
+    def _total_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> float:
+        # The fused objective is the cheaper way to the same number (tested against the plain one).
+        return -self._neg_mean_ll(np.log(params), data)[0] * data.total_weight
+
     def _neg_mean_ll(self, theta: FloatArray, data: CompressedRFM) -> tuple[float, FloatArray]:
         """Mean negative log-likelihood and its analytic gradient w.r.t. log-parameters.
 
