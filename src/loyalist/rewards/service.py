@@ -74,6 +74,14 @@ def _changed(session: Session, stmt: Any) -> int:
     return result.rowcount
 
 
+def _expire_loaded(session: Session, *models: type) -> None:
+    """Make objects of `models` already in the session reload after bulk UPDATEs, without
+    touching (or dropping unflushed changes of) anything else in the caller's session."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, models):
+            session.expire(obj)
+
+
 def _snapshot(row: Reward) -> dict[str, Any]:
     return RewardRead.model_validate(row).model_dump(exclude={"created_at", "updated_at"})
 
@@ -343,6 +351,7 @@ def _reverse_redemption(session: Session, red: Redemption, *, actor: Actor, reas
         .values(stock=Reward.stock + 1, redeemed_count=Reward.redeemed_count - 1)
         .execution_options(synchronize_session=False)
     )
+    _expire_loaded(session, Reward)
     red.status = "cancelled"
     red.cancelled_at = now
     red.cancel_reason = reason
@@ -498,7 +507,7 @@ def expire_vouchers(
                 summary += f"; {red.points} points refunded"
         _timeline(session, customer_id=v.customer_id, kind="voucher", occurred_at=now, actor=actor,
                   summary=summary, source_type="voucher", source_id=str(v.id), data={"voucher": v.code})
-    session.expire_all()
+    _expire_loaded(session, Voucher, Reward)
     if expired:
         audit.record(session, actor=actor, action="voucher.expire", target_type="voucher", target_id=None,
                      after={"as_of": now, "expired": expired, "refunded": refunded})
@@ -515,7 +524,7 @@ def _merge_handler(session: Session, *, survivor_id: int, duplicate_id: int, act
     for model in (Redemption, Voucher):
         session.execute(update(model).where(model.customer_id == duplicate_id)
                         .values(customer_id=survivor_id).execution_options(synchronize_session=False))
-    session.expire_all()
+    _expire_loaded(session, Redemption, Voucher)
 
 
 def _erasure_handler(session: Session, *, customer_id: int, actor: Actor) -> None:
@@ -524,6 +533,7 @@ def _erasure_handler(session: Session, *, customer_id: int, actor: Actor) -> Non
     now = clock.now()
     session.execute(update(Voucher).where(Voucher.customer_id == customer_id, Voucher.status == "issued")
                     .values(status="void", closed_at=now).execution_options(synchronize_session=False))
+    _expire_loaded(session, Voucher)
 
 
 def _export_section(session: Session, customer_id: int) -> dict[str, Any]:
