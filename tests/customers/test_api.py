@@ -103,3 +103,29 @@ def test_roles(client, client_as) -> None:
     assert manager.post(f"/v1/customers/{cid}/erase").status_code == 403
     assert client.get(f"/v1/customers/{cid}").json()["first_name"] == "Agent"
     assert client.get(f"/v1/customers/{cid}").json()["status"] == "active"
+
+
+def test_out_of_range_ids_are_404_not_500(client) -> None:
+    huge = 2**70
+    assert client.get(f"/v1/customers/{huge}").status_code == 404
+    assert client.get(f"/v1/customers/{huge}/timeline").status_code == 404
+    assert client.post(f"/v1/customers/{huge}/interactions",
+                       json={"kind": "note", "channel": "web", "summary": "x"}).status_code == 404
+    a = client.post("/v1/customers", json={"external_id": "BIG"}).json()["id"]
+    r = client.post(f"/v1/customers/{a}/merge", json={"duplicate_id": huge})
+    assert (r.status_code, r.json()["error"]["field"]) == (404, "duplicate_id")
+    assert client.get("/v1/customers/-1").status_code == 404
+
+
+def test_nul_characters_are_422_on_every_backend(client) -> None:
+    r = client.post("/v1/customers", json={"external_id": "N\u0000UL"})
+    assert (r.status_code, r.json()["error"]["field"]) == (422, "external_id")
+    assert client.get("/v1/customers", params={"q": "a\u0000"}).status_code == 422
+    assert client.get("/v1/customers/by-external-id/a%00b").status_code == 404
+    cid = client.post("/v1/customers", json={"external_id": "NUL-OK"}).json()["id"]
+    for body, field in (({"summary": "a\u0000"}, "summary"), ({"data": {"k": "v\u0000"}}, "data"),
+                        ({"source_id": "\u0000"}, "source_id")):
+        r = client.post(f"/v1/customers/{cid}/interactions",
+                        json={"kind": "note", "channel": "web", "summary": "ok", **body})
+        assert (r.status_code, r.json()["error"]["field"]) == (422, field)
+    assert client.get(f"/v1/customers/{cid}/timeline").json()["total"] == 1

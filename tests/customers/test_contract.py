@@ -59,3 +59,15 @@ def test_record_and_list_timeline(session, actor) -> None:
     page = timeline.list_timeline(session, cid, kinds=["purchase"])
     assert [i.id for i in page.items] == [row.id]
     assert page.total == 1
+
+
+def test_resolve_refuses_nul_and_out_of_range_as_not_found(session, actor) -> None:
+    cid = service.ensure_customer(session, external_id="R-1", actor=actor)
+    for kwargs, field in (({"external_id": "R\x00"}, "external_id"), ({"customer_id": 2**64}, "customer_id"),
+                          ({"customer_id": 0}, "customer_id")):
+        with pytest.raises(NotFound) as err:
+            service.resolve_customer_id(session, **kwargs)
+        assert err.value.field == field
+    with pytest.raises(ValidationFailed) as verr:
+        service.resolve_customer_id(session, customer_id=cid, external_id="R\x00")
+    assert verr.value.field == "external_id"

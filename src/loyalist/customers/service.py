@@ -76,6 +76,8 @@ def _text(value: str | None, field: str, max_len: int) -> str | None:
     value = value.strip()
     if not value:
         return None
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL; refuse it on every backend alike
+        raise ValidationFailed(f"{field}: must not contain NUL characters", field=field)
     if len(value) > max_len:
         raise ValidationFailed(f"{field}: at most {max_len} characters", field=field)
     return value
@@ -219,7 +221,12 @@ def _timeline_channel(actor: Actor | None) -> str:
 
 # --------------------------------------------------------------------------- reading helpers
 
+MAX_ID = 2**63 - 1
+
+
 def _row(session: Session, customer_id: int, field: str = "customer_id") -> Customer:
+    if not 0 < customer_id <= MAX_ID:  # beyond BIGINT the database would fail rather than miss
+        raise NotFound(f"customer {customer_id} not found", field=field)
     row = session.get(Customer, customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} not found", field=field)
@@ -396,7 +403,8 @@ def get_customer(session: Session, customer_id: int) -> CustomerRead:
 
 
 def get_customer_by_external_id(session: Session, external_id: str) -> CustomerRead:
-    row = session.scalar(select(Customer).where(Customer.external_id == external_id.strip()))
+    row = (None if "\x00" in external_id else
+           session.scalar(select(Customer).where(Customer.external_id == external_id.strip())))
     if row is None:
         raise NotFound(f"customer with external_id {external_id!r} not found", field="external_id")
     return _read_one(session, row)
@@ -408,15 +416,18 @@ def resolve_customer_id(session: Session, *, customer_id: int | None = None, ext
         raise ValidationFailed("customer_id: give customer_id or external_id", field="customer_id")
     cols = (Customer.id, Customer.status, Customer.merged_into_id)
     if customer_id is not None:
-        found = session.execute(select(*cols).where(Customer.id == customer_id)).first()
+        found = (session.execute(select(*cols).where(Customer.id == customer_id)).first()
+                 if 0 < customer_id <= MAX_ID else None)
         if found is None:
             raise NotFound(f"customer {customer_id} not found", field="customer_id")
         if external_id is not None:
-            other = session.scalar(select(Customer.id).where(Customer.external_id == str(external_id).strip()))
+            other = (None if "\x00" in str(external_id) else
+                     session.scalar(select(Customer.id).where(Customer.external_id == str(external_id).strip())))
             if other != customer_id:
                 raise ValidationFailed("external_id: does not belong to customer_id", field="external_id")
     else:
-        found = session.execute(select(*cols).where(Customer.external_id == str(external_id).strip())).first()
+        found = (None if "\x00" in str(external_id) else
+                 session.execute(select(*cols).where(Customer.external_id == str(external_id).strip())).first())
         if found is None:
             raise NotFound(f"customer with external_id {external_id!r} not found", field="external_id")
     cid, status, merged_into = found
@@ -592,6 +603,8 @@ def list_customers(
     if offset < 0:
         raise ValidationFailed("offset: must not be negative", field="offset")
     query = select(Customer)
+    if q and "\x00" in q:
+        raise ValidationFailed("q: must not contain NUL characters", field="q")
     if q and q.strip():
         term = q.strip()
         conds = [col.icontains(term, autoescape=True) for col in (

@@ -55,6 +55,8 @@ def _check(kind: str, channel: str, direction: str, summary: str, occurred_at: d
         raise ValidationFailed("summary: must not be empty", field="summary")
     if len(summary) > MAX_SUMMARY:
         raise ValidationFailed(f"summary: at most {MAX_SUMMARY} characters", field="summary")
+    if "\x00" in summary:
+        raise ValidationFailed("summary: must not contain NUL characters", field="summary")
     if occurred_at is None:
         return clock.now()
     try:
@@ -63,12 +65,28 @@ def _check(kind: str, channel: str, direction: str, summary: str, occurred_at: d
         raise ValidationFailed("occurred_at: must include a timezone", field="occurred_at") from exc
 
 
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL's JSONB and text refuse NUL; catching it here keeps both backends alike."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _row(
     *, customer_id: int, kind: str, channel: str, summary: str, direction: str, occurred_at: datetime | None,
     staff_id: int | None, actor: Actor | None, source_type: str | None, source_id: str | None,
     data: dict[str, Any] | None, now: datetime,
 ) -> dict[str, Any]:
     when = _check(kind, channel, direction, summary, occurred_at)
+    for name, text in (("source_type", source_type), ("source_id", source_id)):
+        if isinstance(text, str) and "\x00" in text:
+            raise ValidationFailed(f"{name}: must not contain NUL characters", field=name)
+    if data is not None and _has_nul(data):
+        raise ValidationFailed("data: must not contain NUL characters", field="data")
     if staff_id is None and actor is not None and actor.kind == "staff":
         staff_id = actor.id
     return {
