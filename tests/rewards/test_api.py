@@ -119,4 +119,7 @@ def test_cancel_refunds(client, client_as, customer, session_factory) -> None:
     assert (done.status_code, done.json()["status"], done.json()["voucher"]["status"]) == (200, "cancelled", "void")
     assert _balance(session_factory, customer) == 1000
     assert client.get(f"/v1/rewards/{rid}").json()["stock"] == 3
+    assert client.get(f"/v1/redemptions/{red.json()['id']}").json()["status"] == "cancelled"
+    missing = client.get("/v1/redemptions/999999")
+    assert (missing.status_code, _field(missing)) == (404, "redemption_id")
     assert client.post("/v1/vouchers/expire").json()["expired"] == 0

@@ -88,6 +88,12 @@ def list_vouchers(customer_id: int, session: SessionDep, actor: Annotated[Actor,
     return service.list_vouchers(session, customer_id, status=status)
 
 
+@router.get("/redemptions/{redemption_id}", response_model=RedemptionRead)
+def get_redemption(redemption_id: int, session: SessionDep,
+                   actor: Annotated[Actor, Permit("rewards:read")]) -> RedemptionRead:
+    return service.get_redemption(session, redemption_id)
+
+
 @router.post("/redemptions/{redemption_id}/cancel", response_model=RedemptionRead)
 def cancel_redemption(redemption_id: int, session: SessionDep, actor: Annotated[Actor, Permit("rewards:redeem")],
                       body: Annotated[CancelRequest | None, Body()] = None) -> RedemptionRead:
