@@ -1,9 +1,13 @@
 """Voucher codes people can read aloud and type at a till.
 
 Alphabet: 32 symbols without 0/O/1/I (the pairs people confuse). A code is 10 random symbols
-(50 bits from `secrets`) plus one check symbol, shown as ``XXXX-XXXX-XXX``. The check symbol is
-Luhn mod N over the alphabet, which catches every single-symbol typo and every swap of two
-adjacent symbols, so a mistyped code is refused before the database is asked.
+(50 bits from `secrets`) plus one check symbol, shown as ``XXXX-XXXX-XXX``.
+
+The check symbol uses the Damm scheme over the quasigroup ``x * y = 2x + y`` in GF(32): that
+operation is totally anti-symmetric, so every single-symbol typo and every swap of two adjacent
+symbols (the check symbol included) is caught, and a mistyped code is refused before the
+database is asked. (Luhn mod 32 was not enough: it misses swapping the first and last symbol
+of the alphabet, e.g. ``A9`` <-> ``9A``.)
 """
 
 from __future__ import annotations
@@ -16,15 +20,24 @@ N = len(ALPHABET)
 BODY_LENGTH = 10
 
 
+_POLY = 0b100101  # x^5 + x^2 + 1, irreducible: GF(32) arithmetic
+
+
+def _times_two(x: int) -> int:
+    x <<= 1
+    return x ^ _POLY if x & 0b100000 else x
+
+
+def _interim(symbols: str) -> int:
+    acc = 0
+    for ch in symbols:
+        acc = _times_two(acc) ^ _INDEX[ch]  # x * y = 2x + y (addition in GF(2^5) is XOR)
+    return acc
+
+
 def check_symbol(body: str) -> str:
-    """Luhn mod N check symbol of `body` (characters from ALPHABET)."""
-    factor = 2
-    total = 0
-    for ch in reversed(body):
-        addend = factor * _INDEX[ch]
-        factor = 1 if factor == 2 else 2
-        total += addend // N + addend % N
-    return ALPHABET[(N - total % N) % N]
+    """Damm check symbol of `body` (characters from ALPHABET): the c with interim * c = 0."""
+    return ALPHABET[_times_two(_interim(body))]
 
 
 def _format(raw: str) -> str:
@@ -42,6 +55,6 @@ def normalise(code: str) -> str | None:
     raw = "".join(ch for ch in code.upper() if ch not in " -\t")
     if len(raw) != BODY_LENGTH + 1 or any(ch not in _INDEX for ch in raw):
         return None
-    if check_symbol(raw[:-1]) != raw[-1]:
+    if _interim(raw) != 0:
         return None
     return _format(raw)
