@@ -57,6 +57,7 @@ PROFILE_FIELDS = ("external_id", "first_name", "last_name", "display_name", "ema
                   "locale", "timezone", "preferred_channel", "status")
 REDACTED = "[redacted]"
 MAX_MERGE_HOPS = 32
+MAX_OFFSET = 10**9
 
 # Default phone region for numbers written without a +country prefix, by language when the
 # locale carries no region (en is deliberately absent: too many countries).
@@ -600,8 +601,8 @@ def list_customers(
     """Search by substring of name/email/phone/external id, tag and status; ordered by id."""
     if limit < 1 or limit > 500:
         raise ValidationFailed("limit: must be between 1 and 500", field="limit")
-    if offset < 0:
-        raise ValidationFailed("offset: must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed(f"offset: must be between 0 and {MAX_OFFSET}", field="offset")
     query = select(Customer)
     if q and "\x00" in q:
         raise ValidationFailed("q: must not contain NUL characters", field="q")

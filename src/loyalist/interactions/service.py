@@ -42,6 +42,7 @@ __all__ = [
 
 
 _TABLE = cast(Table, Interaction.__table__)
+MAX_OFFSET = 10**9
 
 
 def _check(kind: str, channel: str, direction: str, summary: str, occurred_at: datetime | None) -> datetime:
@@ -168,8 +169,8 @@ def list_timeline(
     """Newest first (ties by id, so pages are stable); `since` inclusive, `until` exclusive."""
     if limit < 1 or limit > 1000:
         raise ValidationFailed("limit: must be between 1 and 1000", field="limit")
-    if offset < 0:
-        raise ValidationFailed("offset: must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed(f"offset: must be between 0 and {MAX_OFFSET}", field="offset")
     query = select(Interaction).where(Interaction.customer_id == customer_id)
     kinds = list(kinds or [])
     channels = list(channels or [])

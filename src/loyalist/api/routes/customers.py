@@ -46,7 +46,7 @@ def list_customers(
     tag: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> CustomerPage:
     return service.list_customers(session, q=q, tag=tag, status=status, limit=limit, offset=offset)
 

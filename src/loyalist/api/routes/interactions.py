@@ -27,7 +27,7 @@ def timeline(
     since: Annotated[datetime | None, Query(description="inclusive, with timezone")] = None,
     until: Annotated[datetime | None, Query(description="exclusive, with timezone")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> InteractionPage:
     customers.get_customer(session, customer_id)  # 404 for an unknown customer, not an empty page
     return service.list_timeline(session, customer_id, kinds=kind, channels=channel, since=since, until=until,
