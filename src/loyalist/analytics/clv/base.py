@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
+from scipy.optimize import minimize  # type: ignore[import-untyped]
 
 FloatArray = NDArray[np.float64]
 
@@ -281,6 +281,14 @@ class BaseModel:
     #: Human-readable model name used in summary().
     _model_name: str = ""
 
+    # Fitted attributes (set by fit() or from_params(); absent before).
+    params_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: int | float
+    n_unique_rows_: int
+    n_iterations_: int
+    converged_: bool
+
     def __init__(self, penalizer: float = 0.0) -> None:
         if not np.isfinite(penalizer) or penalizer < 0:
             raise ValueError("penalizer must be a finite, non-negative number")
@@ -332,7 +340,7 @@ class BaseModel:
         ll = float(getattr(self, "log_likelihood_", float("nan")))
         out: dict[str, Any] = {
             "model": self._model_name,
-            "params": dict(self.params_),  # type: ignore[attr-defined]
+            "params": dict(self.params_),
             "log_likelihood": ll,
             "n_customers": n,
             "n_unique_rows": int(getattr(self, "n_unique_rows_", 0)),
@@ -386,7 +394,7 @@ class CompressedRFM:
             w=uw,
             x_unique=x_unique,
             x_index=x_index,
-            x_weight=np.bincount(x_index, weights=uw, minlength=x_unique.shape[0]),
+            x_weight=np.bincount(x_index, weights=uw, minlength=x_unique.shape[0]).astype(np.float64),
             T_unique=t_unique,
             T_index=t_index,
             tx_unique=tx_unique,

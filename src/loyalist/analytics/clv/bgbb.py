@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, logsumexp
+from scipy.special import betaln, logsumexp  # type: ignore[import-untyped]
 
 from .base import (
     BaseModel,
@@ -62,7 +62,7 @@ def _log_likelihood(params: FloatArray, x: FloatArray, tx: FloatArray, n: FloatA
     alive = betaln(alpha + x, beta + n - x) - base_p + betaln(gamma, delta + n) - base_t
     n_terms = int(np.max(n - tx)) if x.size else 0
     if n_terms == 0:
-        return alive
+        return np.asarray(alive, dtype=np.float64)
     i = np.arange(n_terms, dtype=np.float64)[None, :]
     died = (
         betaln(alpha + x[:, None], beta + tx[:, None] - x[:, None] + i)
@@ -117,7 +117,7 @@ class BetaGeoBetaBinomModel(BaseModel):
         alive_next = (
             betaln(alpha + x, beta + n - x) - betaln(alpha, beta) + betaln(gamma, delta + n + 1) - betaln(gamma, delta)
         )
-        return np.exp(alive_next - _log_likelihood(params, x, tx, n))
+        return np.asarray(np.exp(alive_next - _log_likelihood(params, x, tx, n)), dtype=np.float64)
 
     def expected_purchases(
         self, n_future: ArrayLike, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike
@@ -137,13 +137,15 @@ class BetaGeoBetaBinomModel(BaseModel):
         log_l = _log_likelihood(params, x.ravel(), tx.ravel(), n.ravel())
         lead = betaln(alpha + x.ravel() + 1, beta + n.ravel() - x.ravel()) - betaln(alpha, beta) - log_l
         alive_sum = _alive_opportunities(gamma, delta, n.ravel(), future.ravel())
-        return (np.exp(lead) * alive_sum).reshape(x.shape)
+        return np.asarray((np.exp(lead) * alive_sum).reshape(x.shape), dtype=np.float64)
 
     def unconditional_expected_purchases(self, n_periods: ArrayLike) -> FloatArray:
         """E[transactions in the first n opportunities] for a newly acquired customer."""
         n = validate_counts("n_periods", n_periods)
         alpha, beta, gamma, delta = self._params_array()
-        return alpha / (alpha + beta) * _alive_opportunities(gamma, delta, np.zeros_like(n), n)
+        return np.asarray(
+            alpha / (alpha + beta) * _alive_opportunities(gamma, delta, np.zeros_like(n), n), dtype=np.float64
+        )
 
     def simulate(self, n_customers: int, n_periods: int, seed: int | None = None) -> dict[str, FloatArray]:
         """Draw (frequency, recency, n_periods) by playing the opportunities one by one."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, expit, gammaln, hyp2f1, psi
+from scipy.special import betaln, expit, gammaln, hyp2f1, psi  # type: ignore[import-untyped]
 
 from .base import (
     CompressedRFM,
@@ -48,7 +48,7 @@ class _BetaGeoFamily(ContinuousTimeModel):
         first = betaln(a, b + x + k) - (r + x) * np.log(alpha + data.T)
         b_second = np.where(active, b + x + k - 1, 1.0)
         second = np.where(active, betaln(a + 1, b_second) - (r + x) * np.log(alpha + data.tx), -np.inf)
-        return common + np.logaddexp(first, second)
+        return np.asarray(common + np.logaddexp(first, second), dtype=np.float64)
 
     def _total_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> float:
         # The fused objective is the cheaper way to the same number (tested against the plain one).
@@ -129,7 +129,7 @@ class _BetaGeoFamily(ContinuousTimeModel):
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         """Probability that a customer with history (x, t_x, T) has not dropped out by T."""
         x, tx, t_obs = validate_rfm(frequency, recency, T)
-        return expit(-self._log_death_odds(x, tx, t_obs))
+        return np.asarray(expit(-self._log_death_odds(x, tx, t_obs)), dtype=np.float64)
 
     def expected_purchases(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         """E[number of repeat purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee eq. 10)."""
@@ -169,7 +169,7 @@ class _BetaGeoFamily(ContinuousTimeModel):
 
     def _prob_n(self, t: float, n: int, r: float, alpha: float, a: float, b: float) -> float:
         k = self._shift
-        nb = _nbd_pmf(np.arange(n + 1), t, r, alpha)
+        nb = _nbd_pmf(np.arange(n + 1, dtype=np.float64), t, r, alpha)
         # Still alive after all n purchases (and after time zero, for MBG): n + k survived chances.
         main = np.exp(betaln(a, b + n + k) - betaln(a, b)) * nb[n]
         if n + k == 0:
@@ -214,6 +214,6 @@ class BetaGeoModel(_BetaGeoFamily):
 def _nbd_pmf(n: FloatArray, t: float, r: float, alpha: float) -> FloatArray:
     """P(N(t) = n) for a Poisson count whose rate is Gamma(r, alpha): negative binomial."""
     if t <= 0:
-        return (n == 0).astype(np.float64)
+        return np.asarray(n == 0, dtype=np.float64)
     log_p = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log(alpha / (alpha + t)) + n * np.log(t / (alpha + t))
-    return np.exp(log_p)
+    return np.asarray(np.exp(log_p), dtype=np.float64)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import gammaln, psi
+from scipy.special import gammaln, psi  # type: ignore[import-untyped]
 
 from .base import (
     BaseModel,
@@ -73,14 +73,15 @@ class GammaGammaModel(BaseModel):
         def row_ll(params: FloatArray) -> FloatArray:
             p, q, g = params
             px = p * ux
-            return (
+            return np.asarray(
                 gammaln(px + q)
                 - gammaln(px)
                 - gammaln(q)
                 + q * np.log(g)
                 + (px - 1.0) * log_m
                 + px * log_x
-                - (px + q) * np.log(g + um * ux)
+                - (px + q) * np.log(g + um * ux),
+                dtype=np.float64,
             )
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
@@ -126,7 +127,7 @@ class GammaGammaModel(BaseModel):
         p, q, g = self._params_array()
         if q <= 1:
             raise ValueError("the expected spend is infinite for q <= 1 (heavy-tailed fit); check the data")
-        return p * (g + m * x) / (p * x + q - 1.0)
+        return np.asarray(p * (g + m * x) / (p * x + q - 1.0), dtype=np.float64)
 
     def population_average_profit(self) -> float:
         """E[spend per transaction] for a customer about whom nothing is known."""

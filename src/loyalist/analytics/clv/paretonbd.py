@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import expit, gammaln, hyp2f1  # type: ignore[import-untyped]
 
 from .base import (
     CompressedRFM,
@@ -53,17 +53,16 @@ def _log_terms(
 
         def u(y: FloatArray) -> FloatArray:
             z = (alpha - beta) / (alpha + y)
-            return -s * np.log(beta + y) - rx * np.log(alpha + y) + np.log(hyp2f1(1.0, rx, rsx + 1.0, z))
+            return np.asarray(
+                -s * np.log(beta + y) - rx * np.log(alpha + y) + np.log(hyp2f1(1.0, rx, rsx + 1.0, z)), dtype=np.float64
+            )
 
     else:
 
         def u(y: FloatArray) -> FloatArray:
             z = (beta - alpha) / (beta + y)
-            return (
-                (1.0 - rx) * np.log(alpha + y)
-                - (1.0 + s) * np.log(beta + y)
-                + np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
-            )
+            log_f = np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
+            return np.asarray((1.0 - rx) * np.log(alpha + y) - (1.0 + s) * np.log(beta + y) + log_f, dtype=np.float64)
 
     u_tx = u(tx)
     u_T = u(t_obs)
@@ -111,7 +110,7 @@ class ParetoNBDModel(ContinuousTimeModel):
 
     def _p_alive(self, x: FloatArray, tx: FloatArray, t_obs: FloatArray) -> FloatArray:
         _, alive, dead = _log_terms(self._params_array(), x, tx, t_obs)
-        return expit(alive - dead)
+        return np.asarray(expit(alive - dead), dtype=np.float64)
 
     def expected_purchases(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         """E[repeat purchases in (T, T+t] | x, t_x, T] = E[rate] * E[time alive in (T, T+t]] * P(alive).
@@ -127,7 +126,9 @@ class ParetoNBDModel(ContinuousTimeModel):
     def _conditional(self, t: FloatArray, x: FloatArray, tx: FloatArray, t_obs: FloatArray) -> FloatArray:
         r, alpha, s, beta = self._params_array()
         expected_alive_time = (beta + t_obs) * _shrunk_log1p(s - 1.0, t / (beta + t_obs))
-        return (r + x) / (alpha + t_obs) * expected_alive_time * self._p_alive(x, tx, t_obs)
+        return np.asarray(
+            (r + x) / (alpha + t_obs) * expected_alive_time * self._p_alive(x, tx, t_obs), dtype=np.float64
+        )
 
     def unconditional_expected_purchases(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)] for a new customer."""
