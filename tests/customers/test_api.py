@@ -129,3 +129,10 @@ def test_nul_characters_are_422_on_every_backend(client) -> None:
                         json={"kind": "note", "channel": "web", "summary": "ok", **body})
         assert (r.status_code, r.json()["error"]["field"]) == (422, field)
     assert client.get(f"/v1/customers/{cid}/timeline").json()["total"] == 1
+
+
+def test_huge_offsets_are_422(client) -> None:
+    cid = client.post("/v1/customers", json={"external_id": "OFF"}).json()["id"]
+    assert client.get("/v1/customers", params={"offset": 10**12}).status_code == 422
+    assert client.get(f"/v1/customers/{cid}/timeline", params={"offset": 10**12}).status_code == 422
+    assert client.get("/v1/customers", params={"offset": 10**9}).json()["items"] == []
