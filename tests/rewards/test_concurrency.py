@@ -96,3 +96,42 @@ def test_voucher_consumed_once_under_concurrency(committed_engine, actor) -> Non
     assert outcome == {"consumed": 1, "InvalidState": 9}
     with unit_of_work(factory) as s:
         assert service.validate_voucher(s, code=code).status == "consumed"
+
+
+def test_per_customer_limit_holds_under_concurrency(committed_engine, actor) -> None:
+    factory = make_session_factory(committed_engine)
+    with unit_of_work(factory) as s:
+        cid = make_customer(s, actor, points=1000)
+        reward_id = make_reward(s, actor, stock=None, cost_points=100, limit_per_customer=2).id
+
+    def redeem(i: int) -> int:
+        with unit_of_work(factory) as s:
+            return service.redeem_reward(s, customer_id=cid, reward_id=reward_id, idempotency_key=f"lim-{i}",
+                                         actor=actor).id
+
+    outcome = Counter(type(r).__name__ for r in _parallel(8, redeem))
+    assert outcome == {"int": 2, "LimitExceeded": 6}
+    with unit_of_work(factory) as s:
+        assert ledger.get_balance(s, cid).available == 800
+
+
+def test_cancel_racing_consume_has_one_winner(committed_engine, actor) -> None:
+    factory = make_session_factory(committed_engine)
+    with unit_of_work(factory) as s:
+        cid = make_customer(s, actor, points=1000)
+        red = service.redeem_reward(s, customer_id=cid, reward_id=make_reward(s, actor).id,
+                                    idempotency_key="race", actor=actor)
+
+    def act(i: int) -> str:
+        with unit_of_work(factory) as s:
+            if i % 2:
+                return service.consume_voucher(s, code=red.voucher.code, actor=actor).status
+            return service.cancel_redemption(s, redemption_id=red.id, actor=actor).status
+
+    results = _parallel(6, act)
+    winners = [r for r in results if isinstance(r, str)]
+    assert len(winners) == 1 and all(type(r).__name__ == "InvalidState" for r in results if r not in winners)
+    with unit_of_work(factory) as s:
+        expected = 1000 if winners == ["cancelled"] else 700
+        assert ledger.get_balance(s, cid).available == expected
+        assert ledger.reconcile(s).ok
