@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -224,3 +225,39 @@ def test_rule_validation_names_the_field(session, actor) -> None:
         service.update_rule(session, rule_id=created.id, data=RuleUpdate(params={"per_amount": "-1"}), actor=actor)
     assert err.value.field == "params.per_amount"
     assert service.get_rule(session, created.id).params == {"points": 1, "per_amount": "1", "rounding": "floor"}
+
+
+def test_tier_multiplier_applies_after_immediate_upgrade(session, make_customer, rule, ingest, actor) -> None:
+    from loyalist.tiers import service as tiers
+    from loyalist.tiers.schemas import TierCreate
+
+    tiers.create_tier(session, data=TierCreate(code="gold", name="Gold", rank=1, metric="spend", window_days=365,
+                                               threshold=Decimal("50"), multiplier=Decimal("1.5")), actor=actor)
+    cid = make_customer()
+    rule(kind="points_per_amount")
+    rule(kind="multiplier", params={"use_tier_multiplier": True}, conditions={"tiers": ["gold"]})
+    first = ingest(**purchase(cid, "k1", net="60"))
+    assert first.points == 60
+    assert first.rules[1].reason == "tier None not in ['gold']"
+    assert tiers.current_tier(session, cid).code == "gold"  # upgraded at once by the purchase
+    second = ingest(**purchase(cid, "k2", net="10"))
+    assert second.points == 15
+    assert second.rules[0].arithmetic == "floor((10.00x1.5) EUR / 1) x 1 = 15"
+
+
+def test_parquet_import(session, make_customer, rule, actor, settings, tmp_path) -> None:
+    import pandas as pd
+
+    from loyalist.events import bulk
+
+    rule(kind="points_per_amount")
+    pd.DataFrame({
+        "event_type": ["purchase", "purchase"], "idempotency_key": ["pq1", "pq1"],
+        "customer_external_id": ["pq-cust", "pq-cust"],
+        "occurred_at": pd.to_datetime(["2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"], utc=True),
+        "order_ref": ["PQ-1", "PQ-1"], "currency": ["EUR", "EUR"], "sku": ["A", "B"],
+        "quantity": [2, 1], "unit_price": ["5.00", "7.25"],
+    }).to_parquet(tmp_path / "e.parquet")
+    columns, first = bulk.read_file(tmp_path / "e.parquet")
+    report = bulk.import_events(session, columns=columns, actor=actor, settings=settings, first_line=first)
+    assert (report.rows, report.events, report.created, report.points) == (2, 1, 1, 17)

@@ -883,6 +883,12 @@ def _evaluate_tiers(session: Session, customer_ids: set[int], actor: Actor) -> N
 
     if not customer_ids or not tiers.list_tiers(session, active=True):
         return
+    many = getattr(tiers, "evaluate_customers", None)
+    if many is not None:
+        ids = sorted(customer_ids)
+        for i in range(0, len(ids), 5000):
+            many(session, customer_ids=ids[i:i + 5000], actor=actor)
+        return
     for cid in sorted(customer_ids):
         tiers.evaluate_customer(session, customer_id=cid, actor=actor)
 
