@@ -257,3 +257,12 @@ def test_compression_round_trips_mixed_columns(weighted: bool) -> None:
     expected_rows, inverse = np.unique(np.column_stack([x, tx, t_obs]), axis=0, return_inverse=True)
     np.testing.assert_array_equal(rows, expected_rows)
     np.testing.assert_array_equal(summed, np.bincount(inverse.reshape(-1), weights=w))
+
+
+@pytest.mark.parametrize("model_cls", [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel])
+def test_unidentified_parameters_are_reported_as_not_converged(model_cls: type) -> None:
+    # Nobody ever came back: the purchase-rate scale runs off to the edge of the search box.
+    model = model_cls().fit([0, 0, 0, 0], [0, 0, 0, 0], [10.0, 20.0, 30.0, 40.0])
+
+    assert model.converged_ is False
+    assert model.summary()["converged"] is False

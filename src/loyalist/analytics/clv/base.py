@@ -26,6 +26,8 @@ FloatArray = NDArray[np.float64]
 # Optimise log-parameters inside this box: exp(-20) .. exp(20) covers every realistic
 # heterogeneity parameter while stopping the optimiser from wandering to inf/0.
 _LOG_BOUND = 20.0
+# |log parameter| beyond this (a value above ~3e6 or below ~3e-7) counts as running away.
+_LOG_RUNAWAY = 15.0
 
 
 def wsum(weights: ArrayLike, values: ArrayLike) -> float:
@@ -261,7 +263,9 @@ def maximise(
         candidate = FitResult(
             log_params=np.asarray(res.x, dtype=np.float64),
             neg_mean_ll=float(res.fun),
-            converged=bool(res.success) and bool(np.isfinite(res.fun)),
+            # A parameter running off towards 0 or infinity means the data do not identify it
+            # (e.g. no repeat buyers at all): report that as not converged, not as an estimate.
+            converged=bool(res.success) and bool(np.isfinite(res.fun)) and bool(np.all(np.abs(res.x) < _LOG_RUNAWAY)),
             n_iterations=n_iter,
             message=str(res.message),
         )
@@ -469,7 +473,9 @@ class ContinuousTimeModel(BaseModel):
         total = data.total_weight
         self.n_customers_ = int(round(total)) if float(total).is_integer() else total
         self.n_unique_rows_ = int(data.x.shape[0])
-        self.converged_ = result.converged
+        # Without a single repeat purchase the purchase rate is not identified, whatever the
+        # optimiser says.
+        self.converged_ = result.converged and bool(np.any(data.x > 0))
         self.n_iterations_ = n_iterations + result.n_iterations
         self._data = data
         return self
