@@ -172,6 +172,10 @@ class _Accounts:
     available: int
     pending: int
 
+    @property
+    def ids(self) -> tuple[int, int]:
+        return (self.available, self.pending)
+
 
 def _check_customer(session: Session, customer_id: int) -> None:
     """Refuse unknown customers with a 404 and merged/erased ones with a 409."""
@@ -192,11 +196,13 @@ def _lock_customers(session: Session, customer_ids: Iterable[int], *, check: boo
     for cid in sorted(set(customer_ids)):
         if check:
             _check_customer(session, cid)
-        available = _get_or_create_account(session, code=_customer_code(cid, "available"), kind="customer",
-                                           customer_id=cid)
-        pending = _get_or_create_account(session, code=_customer_code(cid, "pending"), kind="customer_pending",
-                                         customer_id=cid)
-        result[cid] = _Accounts(cid, available, pending)
+        codes = {_customer_code(cid, "available"): "customer", _customer_code(cid, "pending"): "customer_pending"}
+        found = dict(session.execute(
+            select(LedgerAccount.code, LedgerAccount.id).where(LedgerAccount.code.in_(list(codes)))
+        ).all())
+        ids = {code: found.get(code) or _get_or_create_account(session, code=code, kind=kind, customer_id=cid)
+               for code, kind in codes.items()}
+        result[cid] = _Accounts(cid, ids[_customer_code(cid, "available")], ids[_customer_code(cid, "pending")])
     for cid in sorted(result):
         session.execute(
             select(LedgerAccount.id).where(LedgerAccount.id == result[cid].available).with_for_update()
@@ -272,7 +278,8 @@ def _actor_values(actor: Actor) -> dict[str, Any]:
     return {"actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name}
 
 
-def _post(session: Session, entry: LedgerEntry, legs: dict[int, int], *, guarded: Iterable[int] = ()) -> None:
+def _post(session: Session, entry: LedgerEntry, legs: dict[int, int], *, customer_accounts: Iterable[int],
+          guarded: Iterable[int] = ()) -> None:
     """Write the entry's postings and move the cached balances.
 
     Customer accounts (already locked) are changed before system accounts, each group in
@@ -283,9 +290,7 @@ def _post(session: Session, entry: LedgerEntry, legs: dict[int, int], *, guarded
     if sum(legs.values()) != 0:  # pragma: no cover - programming error, never data
         raise AssertionError(f"unbalanced entry {entry.kind}: {legs}")
     guarded = set(guarded)
-    customer_accounts = set(session.scalars(
-        select(LedgerAccount.id).where(LedgerAccount.id.in_(list(legs)), LedgerAccount.customer_id.is_not(None))
-    ))
+    customer_accounts = set(customer_accounts)
     order = sorted(legs, key=lambda a: (a not in customer_accounts, a))
     for account_id in order:
         if not _change_balance(session, account_id, legs[account_id], guarded=account_id in guarded):
@@ -402,7 +407,8 @@ def _expire_lot(session: Session, lot: PointLot, accounts: _Accounts, actor: Act
         data=audit.jsonable({"lot_id": lot.id, "expires_at": lot.expires_at}), **_actor_values(actor),
     )
     account = accounts.pending if lot.pending else accounts.available
-    _post(session, entry, {account: -points, _system_account(session, "breakage"): points})
+    _post(session, entry, {account: -points, _system_account(session, "breakage"): points},
+          customer_accounts=accounts.ids)
     _move(session, lot, entry.id, -points, "expire")
     session.flush()
     _timeline(session, entry, actor, f"{points} points expired")
@@ -422,7 +428,7 @@ def _release_lot(session: Session, lot: PointLot, accounts: _Accounts, actor: Ac
         reference_type="ledger_lot", reference_id=str(lot.id), occurred_at=lot.available_at,
         data={"lot_id": lot.id, "points": points}, **_actor_values(actor),
     )
-    _post(session, entry, {accounts.pending: -points, accounts.available: points})
+    _post(session, entry, {accounts.pending: -points, accounts.available: points}, customer_accounts=accounts.ids)
     lot.pending = False
     session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=0, kind="release"))
     session.flush()
@@ -514,7 +520,8 @@ def earn(
                 **_actor_values(actor),
             )
             target = accounts.pending if pending else accounts.available
-            _post(session, entry, {target: points, _system_account(session, CREDIT_ACCOUNTS[kind]): -points})
+            _post(session, entry, {target: points, _system_account(session, CREDIT_ACCOUNTS[kind]): -points},
+                  customer_accounts=accounts.ids)
             _new_lot(session, customer_id=customer_id, entry_id=entry.id, points=points, pending=pending,
                      available_at=available_at if pending else (available_at or now), expires_at=expires_at)
             if not pending:
@@ -551,6 +558,7 @@ def _debit(
                 data={"payload": audit.jsonable(payload)} if payload else None, **_actor_values(actor),
             )
             _post(session, entry, {accounts.available: -points, _system_account(session, counterparty): points},
+                  customer_accounts=accounts.ids,
                   guarded=[accounts.available])
             taken = _consume(session, _open_lots(session, customer_id, pending=False), points, entry.id, "consume")
             if taken != points:  # pragma: no cover - would mean the caches disagree; reconcile reports it
@@ -634,7 +642,8 @@ def adjust(
                 idempotency_key=idempotency_key, payload_hash=payload_hash, occurred_at=now,
                 **_actor_values(actor),
             )
-            _post(session, entry, {accounts.available: points, _system_account(session, "adjustment"): -points})
+            _post(session, entry, {accounts.available: points, _system_account(session, "adjustment"): -points},
+                  customer_accounts=accounts.ids)
             _new_lot(session, customer_id=customer_id, entry_id=entry.id, points=points, pending=False,
                      available_at=now, expires_at=expires_at)
             _recover_debt(session, accounts, entry.id)
@@ -780,7 +789,7 @@ def clawback(
             entry.data = {"requested": points, "policy": policy, "from_pending": parts["pending"],
                           "from_available": parts["available"], "shortfall": parts["shortfall"]}
             session.flush()
-            _post(session, entry, legs)
+            _post(session, entry, legs, customer_accounts=accounts.ids)
             summary = f"{entry.points} points taken back: {reason}"
             if parts["shortfall"] and policy == "cap_at_balance":
                 summary += f" ({parts['shortfall']} already spent, written off)"
@@ -864,7 +873,7 @@ def reverse(
                 entry.data = {"policy": policy, **parts}
             entry.points = legs.get(accounts.available, 0) + legs.get(accounts.pending, 0)
             session.flush()
-            _post(session, entry, legs)
+            _post(session, entry, legs, customer_accounts=accounts.ids)
             if refundable:
                 _recover_debt(session, accounts, entry.id)
             _timeline(session, entry, actor, f"{_signed(entry.points)} points: {original.kind} {original.id} "
@@ -1006,7 +1015,8 @@ def merge_customers(session: Session, *, survivor_id: int, duplicate_id: int, ac
                 **_actor_values(actor),
             )
             _post(session, entry, {src.available: -available, src.pending: -pending,
-                                   dst.available: available, dst.pending: pending})
+                                   dst.available: available, dst.pending: pending},
+                  customer_accounts=src.ids + dst.ids)
             for lot in lots:
                 moved = lot.remaining
                 _move(session, lot, entry.id, -moved, "transfer_out")
