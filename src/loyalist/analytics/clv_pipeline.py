@@ -117,7 +117,7 @@ def predict_customers(summary: pd.DataFrame, model: Any, spend_model: Any | None
 
 
 def holdout_diagnostics(cal_summary: pd.DataFrame, model: Any, *, unit_days: float = 1.0,
-                        max_bucket: int = 7) -> pd.DataFrame:
+                        max_bucket: int = 7, resolution_weeks: float | None = None) -> pd.DataFrame:
     """Predicted vs actual repeat purchases in the holdout, per calibration-frequency bucket.
 
     Columns: frequency_bucket ("0".."6", "7+"), customers, actual (mean holdout purchase days),
@@ -127,6 +127,9 @@ def holdout_diagnostics(cal_summary: pd.DataFrame, model: Any, *, unit_days: flo
         raise AnalyticsInputError("the summary has no holdout period (pass calibration_end)")
     x, tx, T = _in_weeks(cal_summary, unit_days)
     duration = float(cal_summary["duration_holdout"].iloc[0]) * unit_days / TIME_UNIT_DAYS
+    if resolution_weeks:
+        tx = np.round(tx / resolution_weeks) * resolution_weeks
+        T = np.maximum(np.round(T / resolution_weeks) * resolution_weeks, tx)
     comp = compress(pd.DataFrame({"frequency": x, "recency": tx, "T": T}))
     predicted = np.asarray(model.expected_purchases(duration, comp.frequency, comp.recency, comp.T))[comp.inverse]
     bucket = np.minimum(cal_summary["frequency"].to_numpy(), max_bucket)

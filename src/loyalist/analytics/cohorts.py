@@ -13,7 +13,7 @@ import pandas as pd
 
 from loyalist.analytics.retention import customer_periods, period_label
 
-__all__ = ["cohort_table", "cohort_matrix"]
+__all__ = ["cohort_table", "cohort_from_periods", "cohort_matrix"]
 
 
 def cohort_table(table: ibis.Table, *, customer_col: str = "customer_id", date_col: str = "occurred_at",
@@ -21,6 +21,11 @@ def cohort_table(table: ibis.Table, *, customer_col: str = "customer_id", date_c
     """Long form: cohort (YYYY-MM), months_since_first (int), customers, cohort_size, retention (0..1)."""
     cp = customer_periods(table, customer_col=customer_col, date_col=date_col, value_col=value_col,
                           observation_end=observation_end, period="month")
+    return cohort_from_periods(cp)
+
+
+def cohort_from_periods(cp: ibis.Table) -> pd.DataFrame:
+    """`cohort_table` on precomputed distinct (customer_id, p = month index) pairs."""
     first = cp.group_by("customer_id").aggregate(cohort=cp.p.min())
     joined = cp.join(first, cp.customer_id == first.customer_id).select(
         cohort=first.cohort, k=cp.p - first.cohort)

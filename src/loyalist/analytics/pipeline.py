@@ -23,11 +23,11 @@ import pandas as pd
 
 from loyalist.analytics import clv_pipeline
 from loyalist.analytics.churn import ChurnValidation, churn_features, evaluate_ranking, validate_churn_model
-from loyalist.analytics.cohorts import cohort_matrix, cohort_table
+from loyalist.analytics.cohorts import cohort_from_periods, cohort_matrix
 from loyalist.analytics.errors import AnalyticsInputError
 from loyalist.analytics.io import InputReport
 from loyalist.analytics.nps import nps_summary, nps_trend
-from loyalist.analytics.retention import PERIODS, retention_rates
+from loyalist.analytics.retention import PERIODS, coarsen_periods, customer_periods, retention_from_periods
 from loyalist.analytics.rfm import score_rfm, segment_movement, segment_summary
 from loyalist.analytics.summary import compress, observed_range, summary_data
 
@@ -196,21 +196,22 @@ def analyze(
         raise AnalyticsInputError("no purchases (rows with a non-negative amount) up to the observation end")
 
     with _timed(timings, "retention", progress):
-        retention = {p: retention_rates(table, observation_end=end, period=p, **kw) for p in PERIODS}
+        # One pass over the transactions: (customer, month) pairs materialised once (Ibis cache),
+        # quarters and years derived from them.
+        monthly = customer_periods(table, observation_end=end, period="month", **kw)
+        try:
+            monthly = monthly.cache()
+        except Exception:  # noqa: BLE001 - a backend without temp tables just recomputes
+            pass
+        retention = {p: retention_from_periods(coarsen_periods(monthly, p), observation_end=end, period=p)
+                     for p in PERIODS}
     with _timed(timings, "cohorts", progress):
-        cohorts = cohort_table(table, observation_end=end, **kw)
+        cohorts = cohort_from_periods(monthly)
         matrix = cohort_matrix(cohorts)
 
     with _timed(timings, "RFM", progress):
         rfm = score_rfm(full, observation_end=end)
         segments = segment_summary(rfm)
-        before_date = end - pd.Timedelta(days=s.compare_days)
-        if before_date >= first:
-            before_summary = summary_at(before_date)
-            movement = segment_movement(score_rfm(before_summary, observation_end=before_date), rfm)
-        else:
-            movement = pd.DataFrame()
-            notes.append(f"segment movement needs history before {before_date.date()}")
 
     clv_result = None
     customers_out = full.drop(columns=["monetary_value"]).rename(
@@ -240,6 +241,17 @@ def analyze(
                              "features": churn_validation.model.features_, **churn_validation.metrics}
         except (AnalyticsInputError, ValueError) as exc:
             notes.append(f"supervised churn model skipped: {exc}")
+    if churn_validation is not None:
+        # The validation features already hold every customer's history at that date.
+        valid_at = churn_validation.valid_as_of
+        cache.setdefault(valid_at, _summary_from_features(churn_validation.comparison["valid_features"], valid_at))
+    with _timed(timings, "RFM movement", progress):
+        before_date = end - pd.Timedelta(days=s.compare_days)
+        if before_date >= first:
+            movement = segment_movement(score_rfm(summary_at(before_date), observation_end=before_date), rfm)
+        else:
+            movement = pd.DataFrame()
+            notes.append(f"segment movement needs history before {before_date.date()}")
     if churn_validation is not None and clv_result is not None:
         with _timed(timings, "model ranking", progress):
             model_ranking = _rank_models(summary_at(churn_validation.valid_as_of), churn_validation, s,
@@ -315,7 +327,7 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
         cal_end = end - pd.Timedelta(days=holdout)
         cal = summary_data(table, observation_end=end, calibration_end=cal_end, **kw)
         cal_model = clv_pipeline.fit_transaction_model(cal, model=s.model)
-        diagnostics = clv_pipeline.holdout_diagnostics(cal, cal_model)
+        diagnostics = clv_pipeline.holdout_diagnostics(cal, cal_model, resolution_weeks=resolution)
         diagnostics.attrs["calibration_end"] = cal_end.date().isoformat()
         diagnostics.attrs["holdout_days"] = holdout
     else:
@@ -329,6 +341,17 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
                                   log_likelihood=float(model.log_likelihood_),
                                   spend_params=None if spend is None else spend.params_, predictions=predictions,
                                   diagnostics=diagnostics, comparison=comparison, calibration=cal)
+
+
+def _summary_from_features(f: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The summary columns RFM scoring and model fitting need, from churn features as of `as_of` (days)."""
+    return pd.DataFrame({"customer_id": f["customer_id"].to_numpy(),
+                         "frequency": f["frequency"].to_numpy() - 1,
+                         "recency": (f["tenure_days"] - f["recency_days"]).to_numpy(dtype="float64"),
+                         "T": f["tenure_days"].to_numpy(dtype="float64"),
+                         "last_purchase": as_of - pd.to_timedelta(f["recency_days"].to_numpy(), unit="D"),
+                         "purchase_days": f["frequency"].to_numpy(),
+                         "net_revenue": f["monetary"].to_numpy(dtype="float64")})
 
 
 def _rank_models(valid_summary: pd.DataFrame, v: ChurnValidation, s: AnalysisSettings,

@@ -20,7 +20,8 @@ import pandas as pd
 from loyalist.analytics.errors import AnalyticsInputError
 from loyalist.analytics.summary import day_expr, to_day_number, validate_table
 
-__all__ = ["PERIODS", "period_index", "period_label", "period_start", "customer_periods", "retention_rates"]
+__all__ = ["PERIODS", "period_index", "period_label", "period_start", "customer_periods", "retention_rates",
+           "coarsen_periods", "retention_from_periods"]
 
 PERIODS = ("month", "quarter", "year")
 
@@ -79,6 +80,23 @@ def retention_rates(table: ibis.Table, *, customer_col: str = "customer_id", dat
     churn_rate (fractions 0..1; NaN when nobody was active the period before), complete."""
     cp = customer_periods(table, customer_col=customer_col, date_col=date_col, value_col=value_col,
                           observation_end=observation_end, period=period)
+    return retention_from_periods(cp, observation_end=observation_end, period=period)
+
+
+def coarsen_periods(monthly: ibis.Table, period: str) -> ibis.Table:
+    """Quarter or year (customer_id, p) pairs from month pairs, without re-reading transactions."""
+    if period == "month":
+        return monthly
+    if period == "quarter":
+        return monthly.select(customer_id=monthly.customer_id, p=(monthly.p // 3).cast("int64")).distinct()
+    if period == "year":
+        return monthly.select(customer_id=monthly.customer_id, p=(monthly.p // 12).cast("int64")).distinct()
+    raise AnalyticsInputError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def retention_from_periods(cp: ibis.Table, *, observation_end: dt.date | str | pd.Timestamp,
+                           period: str) -> pd.DataFrame:
+    """`retention_rates` on precomputed distinct (customer_id, p) pairs."""
     active = cp.group_by("p").aggregate(active_customers=cp.customer_id.count())
     first = cp.group_by("customer_id").aggregate(p=cp.p.min())
     new = first.group_by("p").aggregate(new_customers=first.customer_id.count())

@@ -70,6 +70,13 @@ def validate_table(table: ibis.Table, *, customer_col: str, date_col: str, value
                                   column=value_col)
 
 
+def _backend_name(table: ibis.Table) -> str:
+    try:
+        return str(table._find_backend().name)
+    except Exception:  # noqa: BLE001 - unbound tables: use the portable form
+        return ""
+
+
 def observed_range(table: ibis.Table, *, date_col: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last transaction date in the table."""
     agg = table.aggregate(lo=table[date_col].min(), hi=table[date_col].max()).execute()
@@ -120,14 +127,20 @@ def summary_data(
     daily = daily_purchases(table, customer_col=customer_col, date_col=date_col, value_col=value_col,
                             end_day=end_day)
     cal = daily.filter(daily.day <= cal_day)
-    per = cal.group_by("customer_id").aggregate(
-        first_day=cal.day.min(), last_day=cal.day.max(), purchase_days=cal.day.count(),
-        revenue=cal.value.sum(), transactions=cal.n.sum())
-    first = cal.join(per, [cal.customer_id == per.customer_id, cal.day == per.first_day]).select(
-        customer_id=cal.customer_id, first_value=cal.value)
-    result = per.left_join(first, per.customer_id == first.customer_id).select(
-        per.customer_id, per.first_day, per.last_day, per.purchase_days, per.revenue, per.transactions,
-        first.first_value)
+    aggs = {"first_day": cal.day.min(), "last_day": cal.day.max(), "purchase_days": cal.day.count(),
+            "revenue": cal.value.sum(), "transactions": cal.n.sum()}
+    if _backend_name(table) in ("duckdb", "postgres", "pyspark"):
+        # One aggregation (FIRST .. ORDER BY / ARRAY_AGG / min_by) instead of a self-join over every
+        # purchase day: the value of the first purchase day.
+        result = cal.group_by("customer_id").aggregate(**aggs, first_value=cal.value.argmin(cal.day))
+    else:
+        # SQLite's argmin relies on bare-column MIN(), undefined next to MAX(): join instead.
+        per = cal.group_by("customer_id").aggregate(**aggs)
+        first = cal.join(per, [cal.customer_id == per.customer_id, cal.day == per.first_day]).select(
+            customer_id=cal.customer_id, first_value=cal.value)
+        result = per.left_join(first, per.customer_id == first.customer_id).select(
+            per.customer_id, per.first_day, per.last_day, per.purchase_days, per.revenue, per.transactions,
+            first.first_value)
     t = table.mutate(_day=day_expr(table, date_col))
     ret = t.filter((t._day <= cal_day) & (t[value_col] < 0))
     ret = ret.group_by(ret[customer_col].name("customer_id")).aggregate(
