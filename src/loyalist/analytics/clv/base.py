@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -406,6 +407,16 @@ class CompressedRFM:
             total_weight=float(uw.sum()),
         )
 
+    @cached_property
+    def x_tx_pairs(self) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+        """Distinct (x, t_x) pairs as (x values, t_x values, row -> pair index)."""
+        return _pairs(self.x_unique, self.x_index, self.tx_unique, self.tx_index)
+
+    @cached_property
+    def x_T_pairs(self) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+        """Distinct (x, T) pairs as (x values, T values, row -> pair index)."""
+        return _pairs(self.x_unique, self.x_index, self.T_unique, self.T_index)
+
     def coarsened(self, grid_points: int = 128) -> CompressedRFM:
         """The same customers with t_x and T rounded to a grid of ``grid_points`` steps over the
         observed range — an approximation used only to find a starting point for the exact fit.
@@ -414,6 +425,15 @@ class CompressedRFM:
         tx = np.round(self.tx / step) * step
         t_obs = np.round(self.T / step) * step
         return CompressedRFM.build(self.x, tx, t_obs, self.w)
+
+
+def _pairs(
+    a_unique: FloatArray, a_index: NDArray[np.intp], b_unique: FloatArray, b_index: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+    key = a_index.astype(np.int64) * max(int(b_unique.shape[0]), 1) + b_index
+    keys, inverse = np.unique(key, return_inverse=True)
+    radix = max(int(b_unique.shape[0]), 1)
+    return a_unique[keys // radix], b_unique[keys % radix], inverse.reshape(-1).astype(np.intp)
 
 
 class ContinuousTimeModel(BaseModel):

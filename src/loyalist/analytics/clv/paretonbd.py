@@ -39,33 +39,43 @@ from .base import (
 )
 
 
+def _log_u(params: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
+    """log of the hypergeometric term of A0 at time y (A0 = exp(u(t_x)) - exp(u(T))), after
+    Euler's transformation; the branch keeps the 2F1 argument in [0, 1)."""
+    r, alpha, s, beta = params
+    rx = r + x
+    rsx = rx + s
+    if alpha >= beta:
+        z = (alpha - beta) / (alpha + y)
+        log_f = np.log(hyp2f1(1.0, rx, rsx + 1.0, z))
+        return np.asarray(-s * np.log(beta + y) - rx * np.log(alpha + y) + log_f, dtype=np.float64)
+    z = (beta - alpha) / (beta + y)
+    log_f = np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
+    return np.asarray((1.0 - rx) * np.log(alpha + y) - (1.0 + s) * np.log(beta + y) + log_f, dtype=np.float64)
+
+
 def _log_terms(
-    params: FloatArray, x: FloatArray, tx: FloatArray, t_obs: FloatArray
+    params: FloatArray,
+    x: FloatArray,
+    tx: FloatArray,
+    t_obs: FloatArray,
+    u_tx: FloatArray | None = None,
+    u_T: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Return (log prefactor, log of the 'alive at T' term, log of s/(r+s+x) * A0)."""
+    """Return (log prefactor, log of the 'alive at T' term, log of s/(r+s+x) * A0).
+
+    ``u_tx`` / ``u_T`` may be passed in when the caller evaluated them once per distinct
+    (x, t_x) / (x, T) pair — the 2F1 calls are the expensive part of the likelihood.
+    """
     r, alpha, s, beta = params
     rx = r + x
     rsx = rx + s
     log_prefactor = gammaln(rx) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     log_alive_term = -rx * np.log(alpha + t_obs) - s * np.log(beta + t_obs)
-
-    if alpha >= beta:
-
-        def u(y: FloatArray) -> FloatArray:
-            z = (alpha - beta) / (alpha + y)
-            return np.asarray(
-                -s * np.log(beta + y) - rx * np.log(alpha + y) + np.log(hyp2f1(1.0, rx, rsx + 1.0, z)), dtype=np.float64
-            )
-
-    else:
-
-        def u(y: FloatArray) -> FloatArray:
-            z = (beta - alpha) / (beta + y)
-            log_f = np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
-            return np.asarray((1.0 - rx) * np.log(alpha + y) - (1.0 + s) * np.log(beta + y) + log_f, dtype=np.float64)
-
-    u_tx = u(tx)
-    u_T = u(t_obs)
+    if u_tx is None:
+        u_tx = _log_u(params, x, tx)
+    if u_T is None:
+        u_T = _log_u(params, x, t_obs)
     gap = np.minimum(u_T - u_tx, 0.0)  # u is decreasing in y; clip float noise
     with np.errstate(divide="ignore"):
         log_a0 = u_tx + np.log(-np.expm1(gap))
@@ -85,8 +95,11 @@ class ParetoNBDModel(ContinuousTimeModel):
     _warm_start_grid = 32
 
     def _row_log_likelihood(self, params: FloatArray, data: CompressedRFM) -> FloatArray:
-        pre, alive, dead = _log_terms(params, data.x, data.tx, data.T)
-        return pre + np.logaddexp(alive, dead)
+        (px_tx, py_tx, i_tx), (px_t, py_t, i_t) = data.x_tx_pairs, data.x_T_pairs
+        u_tx = _log_u(params, px_tx, py_tx)[i_tx]
+        u_T = _log_u(params, px_t, py_t)[i_t]
+        pre, alive, dead = _log_terms(params, data.x, data.tx, data.T, u_tx, u_T)
+        return np.asarray(pre + np.logaddexp(alive, dead), dtype=np.float64)
 
     def _neg_mean_ll(self, theta: FloatArray, data: CompressedRFM) -> float:
         with np.errstate(all="ignore"):
