@@ -414,3 +414,23 @@ def test_entries_of_a_merged_profile_are_corrected_on_the_survivor(session, acto
         ledger.reverse(session, entry_id=r.id, actor=actor, reason="cancel", idempotency_key="rev")
     assert ledger_rows(session) == before
     assert ledger.get_balance(session, survivor).available == 30
+
+
+def test_credit_hash_is_stable_for_bulk_writers(session, actor, customer_id, frozen) -> None:
+    """events/bulk.py stores this hash for rows it writes set-based; earn must recognise them."""
+    from loyalist.ledger.models import LedgerEntry
+
+    entry = _earn(session, actor, customer_id, 70, "h", available_at=T0 + timedelta(days=3),
+                  expires_at=T0 + timedelta(days=400), reference_type="event", reference_id="9",
+                  payload={"rules": [1, 2]})
+    stored = session.get(LedgerEntry, entry.id).payload_hash
+    assert stored == ledger.credit_payload_hash(
+        kind="earn", customer_id=customer_id, points=70, available_at=T0 + timedelta(days=3),
+        expires_at=T0 + timedelta(days=400), reference_type="event", reference_id="9", payload={"rules": [1, 2]})
+    try:
+        from loyalist.events.bulk import ledger_credit_hash
+    except ImportError:  # pragma: no cover - events is another domain's
+        return
+    assert stored == ledger_credit_hash(customer_id=customer_id, points=70, available_at=T0 + timedelta(days=3),
+                                        expires_at=T0 + timedelta(days=400), reference_id="9",
+                                        payload={"rules": [1, 2]})

@@ -77,7 +77,7 @@ from loyalist.types import SYSTEM, Actor
 __all__ = [
     "earn", "redeem", "reverse", "clawback", "adjust", "compensate", "get_balance", "list_entries",
     "get_entry", "list_lots", "expire_due", "release_pending", "reconcile", "liability",
-    "points_earned_in_window", "merge_customers", "export_points", "view_points",
+    "points_earned_in_window", "merge_customers", "export_points", "view_points", "credit_payload_hash",
     "CREDIT_KINDS", "CLAWBACK_POLICIES",
 ]
 
@@ -136,6 +136,19 @@ def _hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def credit_payload_hash(
+    *, kind: str, customer_id: int, points: int, available_at: datetime | None, expires_at: datetime | None,
+    reference_type: str | None, reference_id: str | None, payload: dict[str, Any] | None,
+) -> str:
+    """The idempotency hash `earn` stores for a credit. Public because bulk writers (events
+    import) must store the very same hash so that a replay through `earn` is recognised."""
+    return _hash({
+        "op": "credit", "kind": kind, "customer_id": customer_id, "points": points,
+        "available_at": available_at, "expires_at": expires_at, "reference_type": reference_type,
+        "reference_id": reference_id, "payload": payload,
+    })
+
+
 def _customer_code(customer_id: int, part: str) -> str:
     return f"customer:{customer_id}:{part}"
 
@@ -179,10 +192,8 @@ class _Accounts:
 
 def _check_customer(session: Session, customer_id: int) -> None:
     """Refuse unknown customers with a 404 and merged/erased ones with a 409."""
-    try:
-        from loyalist.customers import service as customers
-    except ImportError:  # pragma: no cover - customers is part of the platform
-        return
+    from loyalist.customers import service as customers
+
     customer = customers.get_customer(session, customer_id)
     status = getattr(customer, "status", "active")
     if status not in (None, "active"):
@@ -494,11 +505,9 @@ def earn(
     available_at = _utc(available_at, "available_at")
     expires_at = _utc(expires_at, "expires_at")
     occurred_at = _utc(occurred_at, "occurred_at")
-    payload_hash = _hash({
-        "op": "credit", "kind": kind, "customer_id": customer_id, "points": points,
-        "available_at": available_at, "expires_at": expires_at, "reference_type": reference_type,
-        "reference_id": reference_id, "payload": payload,
-    })
+    payload_hash = credit_payload_hash(kind=kind, customer_id=customer_id, points=points, available_at=available_at,
+                                       expires_at=expires_at, reference_type=reference_type,
+                                       reference_id=reference_id, payload=payload)
     existing = _find_entry(session, source, idempotency_key)
     if existing is not None:
         return _replay(session, existing, payload_hash)
