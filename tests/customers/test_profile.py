@@ -253,3 +253,9 @@ def test_ensure_customers_bulk(session, actor, make_customer) -> None:
         service.ensure_customers(session, external_ids=["B-5", "  "], actor=actor)
     assert err.value.field == "external_id"
     assert _counts(session) == before
+
+
+def test_update_phone_uses_the_address_country_as_region(session, actor, make_customer) -> None:
+    c = make_customer(external_id="REG", address=AddressIn(line1="Vej 1", country="DK"))
+    updated = service.update_customer(session, customer_id=c.id, data=CustomerUpdate(phone="20123456"), actor=actor)
+    assert updated.phone == "+4520123456"

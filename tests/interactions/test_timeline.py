@@ -135,3 +135,8 @@ def test_interaction_on_merged_customer_lands_on_survivor(client) -> None:
     client.post(f"/v1/customers/{a}/merge", json={"duplicate_id": b})
     r = client.post(f"/v1/customers/{b}/interactions", json={"kind": "note", "channel": "web", "summary": "hi"})
     assert (r.status_code, r.json()["customer_id"]) == (201, a)
+
+
+def test_single_kind_string_is_accepted(session, cid) -> None:
+    service.record(session, customer_id=cid, kind="visit", channel="in_store", summary="came by")
+    assert service.list_timeline(session, cid, kinds="visit", channels="in_store").total == 1  # type: ignore[arg-type]

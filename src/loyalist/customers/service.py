@@ -551,7 +551,10 @@ def update_customer(session: Session, *, customer_id: int, data: CustomerUpdate,
     if "email" in given:
         new["email"] = normalise_email(data.email)
     if "phone" in given:
-        new["phone"] = normalise_phone(data.phone, region=_region(data.phone_region, locale))
+        country = session.scalar(select(CustomerAddress.country).where(
+            CustomerAddress.customer_id == row.id, CustomerAddress.valid_to.is_(None))
+            .order_by(CustomerAddress.label != "home", CustomerAddress.id.desc()).limit(1))
+        new["phone"] = normalise_phone(data.phone, region=_region(data.phone_region, locale, country))
     if "birthday" in given:
         new["birthday"] = _birthday(data.birthday)
     if "locale" in given:

@@ -172,8 +172,8 @@ def list_timeline(
     if not 0 <= offset <= MAX_OFFSET:
         raise ValidationFailed(f"offset: must be between 0 and {MAX_OFFSET}", field="offset")
     query = select(Interaction).where(Interaction.customer_id == customer_id)
-    kinds = list(kinds or [])
-    channels = list(channels or [])
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    channels = [channels] if isinstance(channels, str) else list(channels or [])
     for k in kinds:
         if k not in KINDS:
             raise ValidationFailed(f"kind: unknown interaction kind {k!r}", field="kind")
