@@ -266,3 +266,15 @@ def test_unidentified_parameters_are_reported_as_not_converged(model_cls: type) 
 
     assert model.converged_ is False
     assert model.summary()["converged"] is False
+
+
+@pytest.mark.parametrize("model_cls", [BetaGeoModel, ModifiedBetaGeoModel])
+def test_heavy_buyers_over_long_horizons_stay_finite(model_cls: type) -> None:
+    # scipy's 2F1 returns NaN for the direct form here (large parameters, argument near 1).
+    model = model_cls.from_params(r=2.0, alpha=6.0, a=3.0, b=0.5)
+    horizons = np.array([1.0, 10.0, 100.0, 1000.0, 10_000.0])[:, None]
+
+    expected = model.expected_purchases(horizons, [200, 50, 0], [38, 30, 0], [38.86, 38.86, 38.86])
+
+    assert np.all(np.isfinite(expected))
+    assert np.all(np.diff(expected, axis=0) >= 0)

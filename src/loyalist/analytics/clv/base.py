@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize  # type: ignore[import-untyped]
+from scipy.special import hyp2f1 as _scipy_hyp2f1  # type: ignore[import-untyped]
 
 FloatArray = NDArray[np.float64]
 
@@ -39,6 +40,31 @@ def wsum(weights: ArrayLike, values: ArrayLike) -> float:
     product ~100x slower than a plain multiply-and-sum.
     """
     return float(np.multiply(weights, values).sum())
+
+
+def hyp2f1_robust(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
+    """Gauss hypergeometric 2F1 with a power-series fallback where SciPy returns NaN/inf.
+
+    Why: scipy.special.hyp2f1 gives NaN for some perfectly tame arguments with a large c and z
+    near 1 (e.g. 2F1(0.5, 2; 202.5; 0.957) ~ 1.01) — exactly what heavy buyers over long
+    horizons produce. There the series converges fast because c >> a, b, so it is summed
+    directly (terms multiply by (a+k)(b+k) z / ((c+k)(k+1))) until they stop mattering.
+    """
+    a_, b_, c_, z_ = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    out = np.asarray(_scipy_hyp2f1(a_, b_, c_, z_), dtype=np.float64)
+    bad = ~np.isfinite(out) & (np.abs(z_) < 1)
+    if np.any(bad):
+        aa, bb, cc, zz = a_[bad], b_[bad], c_[bad], z_[bad]
+        term = np.ones_like(aa)
+        total = np.ones_like(aa)
+        for k in range(100_000):
+            term = term * (aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz
+            total = total + term
+            if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+                break
+        out = out.copy()
+        out[bad] = total
+    return out
 
 
 class NotFittedError(RuntimeError):

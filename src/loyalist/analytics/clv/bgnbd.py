@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, expit, gammaln, hyp2f1, psi  # type: ignore[import-untyped]
+from scipy.special import betaln, expit, gammaln, psi  # type: ignore[import-untyped]
 
 from .base import (
     CompressedRFM,
     ContinuousTimeModel,
     FloatArray,
     as_float_array,
+    hyp2f1_robust,
     validate_horizon,
     validate_rfm,
     wsum,
@@ -144,8 +145,13 @@ class _BetaGeoFamily(ContinuousTimeModel):
             a = 1.0 + 1e-10  # the closed form has a removable 0/0 at a = 1
         k = self._shift
         z = t / (alpha + t_obs + t)
-        log_decay = (r + x) * (np.log(alpha + t_obs) - np.log(alpha + t_obs + t))
-        bracket = 1.0 - np.exp(log_decay) * hyp2f1(r + x, b + x + k, a + b + x + k - 1, z)
+        # 1 - (1-z)^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z), with Euler's transformation applied so
+        # that x only enters the third 2F1 parameter: the direct form overflows/NaNs for
+        # heavy buyers over long horizons (both upper parameters ~ x, z near 1).
+        log_one_minus_z = np.log(alpha + t_obs) - np.log(alpha + t_obs + t)
+        bracket = 1.0 - np.exp((a - 1) * log_one_minus_z) * hyp2f1_robust(
+            a + b + k - 1 - r, a - 1, a + b + x + k - 1, z
+        )
         alive = expit(-self._log_death_odds(x, tx, t_obs))
         out = (a + b + x + k - 1) / (a - 1) * bracket * alive
         return np.where(t == 0, 0.0, out)
