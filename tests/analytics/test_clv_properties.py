@@ -278,3 +278,13 @@ def test_heavy_buyers_over_long_horizons_stay_finite(model_cls: type) -> None:
 
     assert np.all(np.isfinite(expected))
     assert np.all(np.diff(expected, axis=0) >= 0)
+
+
+def test_pareto_heavy_buyer_with_long_silence_is_finite() -> None:
+    model = ParetoNBDModel.from_params(r=2.0, alpha=0.5, s=0.5, beta=300.0)
+
+    alive = model.p_alive([200, 1000], [20, 38.8], [38.86, 38.86])
+    expected = model.expected_purchases(52.0, [200, 1000], [20, 38.8], [38.86, 38.86])
+
+    assert np.all(np.isfinite(alive)) and np.all(np.isfinite(expected))
+    assert alive[0] < 1e-10 < alive[1]  # 200 purchases then 19 silent weeks: almost surely gone

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, gammaln, hyp2f1  # type: ignore[import-untyped]
+from scipy.special import expit, gammaln  # type: ignore[import-untyped]
 
 from .base import (
     CompressedRFM,
     ContinuousTimeModel,
     FloatArray,
     as_float_array,
+    hyp2f1_robust,
     validate_horizon,
     validate_rfm,
     wsum,
@@ -47,10 +48,10 @@ def _log_u(params: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
     rsx = rx + s
     if alpha >= beta:
         z = (alpha - beta) / (alpha + y)
-        log_f = np.log(hyp2f1(1.0, rx, rsx + 1.0, z))
+        log_f = np.log(hyp2f1_robust(1.0, rx, rsx + 1.0, z))
         return np.asarray(-s * np.log(beta + y) - rx * np.log(alpha + y) + log_f, dtype=np.float64)
     z = (beta - alpha) / (beta + y)
-    log_f = np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
+    log_f = np.log(hyp2f1_robust(1.0, s + 1.0, rsx + 1.0, z))
     return np.asarray((1.0 - rx) * np.log(alpha + y) - (1.0 + s) * np.log(beta + y) + log_f, dtype=np.float64)
 
 
