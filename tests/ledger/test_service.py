@@ -434,3 +434,16 @@ def test_credit_hash_is_stable_for_bulk_writers(session, actor, customer_id, fro
     assert stored == ledger_credit_hash(customer_id=customer_id, points=70, available_at=T0 + timedelta(days=3),
                                         expires_at=T0 + timedelta(days=400), reference_id="9",
                                         payload={"rules": [1, 2]})
+
+
+def test_timeline_rows_carry_the_channel(session, actor, customer_id, frozen) -> None:
+    _earn(session, actor, customer_id, 50, "e", channel="online")
+    r = _redeem(session, actor, customer_id, 20, "r", channel="in_store")
+    rows = interactions.list_timeline(session, customer_id, kinds=["points_change"]).items
+    assert sorted((i.channel, i.summary) for i in rows) == [
+        ("in_store", "-20 points redeemed: reward"), ("online", "+50 points (earn): purchase")]
+    assert [i.source_id for i in rows if i.channel == "in_store"] == [str(r.id)]
+    before = ledger_rows(session)
+    with pytest.raises(ValidationFailed) as err:
+        _redeem(session, actor, customer_id, 5, "r2", channel="pigeon")
+    assert err.value.field == "channel" and ledger_rows(session) == before

@@ -124,6 +124,7 @@ class LiabilityReport(BaseModel):
 class ExpiryRunResult(BaseModel):
     as_of: datetime
     lots_expired: int
+    lots_released: int = 0
 
 
 # --- API commands -------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class RedemptionCreate(BaseModel):
                                         description="or the Idempotency-Key header")
     reason: str = Field(default="redemption", min_length=1, max_length=500)
     source: str = Field(default="pos", min_length=1, max_length=100)
+    channel: str = Field(default="in_store", description="timeline channel: in_store, online, app, ...")
     reference_type: str | None = Field(default=None, max_length=50)
     reference_id: str | None = Field(default=None, max_length=100)
     payload: dict[str, Any] | None = None

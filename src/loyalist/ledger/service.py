@@ -393,6 +393,13 @@ def _audit(session: Session, entry: LedgerEntry, actor: Actor) -> None:
                         "reference_id": entry.reference_id, "reverses_entry_id": entry.reverses_entry_id})
 
 
+def _check_channel(channel: str) -> None:
+    from loyalist.interactions import service as interactions
+
+    if channel not in interactions.CHANNELS:
+        raise ValidationFailed(f"channel: unknown channel {channel!r}", field="channel")
+
+
 def _signed(points: int) -> str:
     return f"+{points}" if points > 0 else str(points)
 
@@ -488,6 +495,7 @@ def earn(
     occurred_at: datetime | None = None,
     kind: str = "earn",
     record_timeline: bool = True,
+    channel: str = "system",
 ) -> EntryRead:
     """Credit `points` to a customer as a new lot.
 
@@ -498,6 +506,7 @@ def earn(
     """
     if kind not in CREDIT_KINDS:
         raise ValidationFailed(f"kind: must be one of {sorted(CREDIT_KINDS)}", field="kind")
+    _check_channel(channel)
     points = _positive(points)
     source = _text(source, "source", max_len=100)  # type: ignore[assignment]
     idempotency_key = _text(idempotency_key, "idempotency_key", max_len=200)  # type: ignore[assignment]
@@ -537,7 +546,8 @@ def earn(
                 _recover_debt(session, accounts, entry.id)
             if record_timeline:
                 when = f", available from {available_at:%Y-%m-%d}" if pending else ""
-                _timeline(session, entry, actor, f"{_signed(points)} points ({kind}): {reason}{when}")
+                _timeline(session, entry, actor, f"{_signed(points)} points ({kind}): {reason}{when}",
+                          channel)
             _audit(session, entry, actor)
             return _entry_read(session, entry)
     except _Raced as raced:
@@ -547,7 +557,7 @@ def earn(
 def _debit(
     session: Session, *, kind: str, counterparty: str, customer_id: int, points: int, source: str,
     idempotency_key: str, reason: str, actor: Actor, reference_type: str | None, reference_id: str | None,
-    payload: dict[str, Any] | None, payload_hash: str, summary: str,
+    payload: dict[str, Any] | None, payload_hash: str, summary: str, channel: str = "system",
 ) -> EntryRead:
     existing = _find_entry(session, source, idempotency_key)
     if existing is not None:
@@ -572,7 +582,7 @@ def _debit(
             taken = _consume(session, _open_lots(session, customer_id, pending=False), points, entry.id, "consume")
             if taken != points:  # pragma: no cover - would mean the caches disagree; reconcile reports it
                 raise AssertionError(f"lots of customer {customer_id} hold {taken} < balance {points}")
-            _timeline(session, entry, actor, summary)
+            _timeline(session, entry, actor, summary, channel)
             _audit(session, entry, actor)
             return _entry_read(session, entry)
     except _Raced as raced:
@@ -591,6 +601,7 @@ def redeem(
     reference_type: str | None = None,
     reference_id: str | None = None,
     payload: dict[str, Any] | None = None,
+    channel: str = "system",
 ) -> EntryRead:
     """Spend available points (e.g. pay at the POS, buy a reward).
 
@@ -598,6 +609,7 @@ def redeem(
     points do not count. Lots are consumed soonest-expiring first, then oldest.
     """
     points = _positive(points)
+    _check_channel(channel)
     source = _text(source, "source", max_len=100)  # type: ignore[assignment]
     idempotency_key = _text(idempotency_key, "idempotency_key", max_len=200)  # type: ignore[assignment]
     reason = _text(reason, "reason", max_len=500)  # type: ignore[assignment]
@@ -606,7 +618,7 @@ def redeem(
     return _debit(session, kind="redeem", counterparty="redemption", customer_id=customer_id, points=points,
                   source=source, idempotency_key=idempotency_key, reason=reason, actor=actor,
                   reference_type=reference_type, reference_id=reference_id, payload=payload,
-                  payload_hash=payload_hash, summary=f"-{points} points redeemed: {reason}")
+                  payload_hash=payload_hash, summary=f"-{points} points redeemed: {reason}", channel=channel)
 
 
 def adjust(

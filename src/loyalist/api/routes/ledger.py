@@ -77,7 +77,7 @@ def redeem(customer_id: int, body: RedemptionCreate, session: SessionDep,
     return service.redeem(session, customer_id=customer_id, points=body.points, source=body.source,
                           idempotency_key=_key(body.idempotency_key, idempotency_key), reason=body.reason,
                           actor=actor, reference_type=body.reference_type, reference_id=body.reference_id,
-                          payload=body.payload)
+                          payload=body.payload, channel=body.channel)
 
 
 @router.post("/customers/{customer_id}/points/adjustments", status_code=201, response_model=EntryRead)
@@ -122,6 +122,8 @@ def check(session: SessionDep, actor: Annotated[Actor, Permit("ledger:admin")]) 
 @router.post("/ledger/expire", response_model=ExpiryRunResult)
 def expire(session: SessionDep, actor: Annotated[Actor, Permit("ledger:admin")],
            body: ExpireRequest | None = None) -> ExpiryRunResult:
+    """Expire due lots, then release matured pending lots (both re-runnable)."""
     as_of = (body.as_of if body is not None else None) or clock.now()
     count = service.expire_due(session, as_of=as_of, actor=actor)
-    return ExpiryRunResult(as_of=as_of, lots_expired=count)
+    released = service.release_pending(session, as_of=as_of, actor=actor)
+    return ExpiryRunResult(as_of=as_of, lots_expired=count, lots_released=released)
