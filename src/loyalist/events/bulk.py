@@ -680,7 +680,7 @@ class Importer:
             "event_id": event_id, "type": ev.type, "source": ev.source, "idempotency_key": ev.key,
             "customer_id": cid, "occurred_at": ev.occurred_at.isoformat().replace("+00:00", "Z"), "points": points,
             "awards": [{"customer_id": c, "points": p} for c, p in per_customer.items()], "clawed_back": 0,
-            "rules": [o.model_dump(mode="json") for o in outcomes], "purchase_id": purchase_id,
+            "rules": [dict(o.__dict__) for o in outcomes], "purchase_id": purchase_id,
             "ledger_entry_ids": entry_ids,
         }
         b.events.append({"id": event_id, "source": ev.source, "idempotency_key": ev.key, "type": ev.type,
