@@ -94,7 +94,7 @@ def cohort_heatmap(matrix: pd.DataFrame, max_cohorts: int = 36, max_months: int 
     ax.set_yticks(range(len(m)), m.index, fontsize=7)
     ax.set_xticks(range(m.shape[1]), m.columns, fontsize=7)
     ax.set_xlabel("months since first purchase")
-    fig.colorbar(im, ax=ax, label="% of cohort buying (capped at 60)")
+    fig.colorbar(im, ax=ax, label="% buying (max 60)")
     ax.set_title("Cohort retention by first-purchase month")
     return _encode(fig)
 
