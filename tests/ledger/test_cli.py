@@ -54,7 +54,8 @@ def test_expire_is_rerunnable_and_liability_prints(cli_engine, frozen) -> None:
     c = _seed(cli_engine)
     frozen(T0 + timedelta(days=11))
     runner = CliRunner()
-    first = runner.invoke(app, ["ledger", "expire", "--as-of", (T0 + timedelta(days=11)).isoformat()])
+    first = runner.invoke(app, ["ledger", "expire", "--as-of", (T0 + timedelta(days=11)).isoformat(),
+                                "--chunk", "1"])
     assert first.exit_code == 0, first.output
     assert "expired 1 lots" in first.output
     second = runner.invoke(app, ["ledger", "expire"])

@@ -447,3 +447,14 @@ def test_timeline_rows_carry_the_channel(session, actor, customer_id, frozen) ->
     with pytest.raises(ValidationFailed) as err:
         _redeem(session, actor, customer_id, 5, "r2", channel="pigeon")
     assert err.value.field == "channel" and ledger_rows(session) == before
+
+
+def test_expiry_in_chunks_of_customers(session, actor, frozen) -> None:
+    ids = [new_customer(session, actor, f"C{i}") for i in range(3)]
+    for c in ids:
+        _earn(session, actor, c, 10, f"e{c}", expires_at=T0 + timedelta(days=1))
+    frozen(T0 + timedelta(days=2))
+    runs = [ledger.expire_due(session, as_of=T0 + timedelta(days=2), actor=actor, max_customers=2) for _ in range(3)]
+    assert runs == [2, 1, 0]
+    assert [ledger.get_balance(session, c).expired for c in ids] == [10, 10, 10]
+    assert_consistent(session)

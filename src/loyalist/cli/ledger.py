@@ -44,15 +44,22 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(code=1)
 
     @ledger.command("expire")
-    def expire(as_of: str = typer.Option(None, "--as-of", help="ISO instant (default: now; UTC if no zone)")) -> None:
+    def expire(as_of: str = typer.Option(None, "--as-of", help="ISO instant (default: now; UTC if no zone)"),
+               chunk: int = typer.Option(500, "--chunk", min=1, help="Customers per transaction")) -> None:
         """Expire lots due by --as-of (re-runnable: already expired lots are skipped)."""
         from loyalist import clock
         from loyalist.ledger import service
 
         instant = _parse_instant(as_of) or clock.now()
+        count = 0
+        while True:  # one transaction per chunk of customers: bounded locks, progress survives a crash
+            with cli_unit_of_work() as session:
+                done = service.expire_due(session, as_of=instant, actor=CLI_ACTOR, max_customers=chunk)
+            count += done
+            if done == 0:
+                break
         with cli_unit_of_work() as session:
             released = service.release_pending(session, as_of=instant, actor=CLI_ACTOR)
-            count = service.expire_due(session, as_of=instant, actor=CLI_ACTOR)
         console.print(f"expired {count} lots, released {released} pending lots as of {instant.isoformat()}")
 
     @ledger.command("liability")

@@ -940,20 +940,23 @@ def _refund(session: Session, original: LedgerEntry, entry: LedgerEntry, account
 # --------------------------------------------------------------------------------------------
 
 
-def expire_due(session: Session, *, as_of: datetime, actor: Actor = SYSTEM) -> int:
+def expire_due(session: Session, *, as_of: datetime, actor: Actor = SYSTEM, max_customers: int | None = None) -> int:
     """Expire every lot with `expires_at <= as_of` and points left; returns the number of lots.
 
     Re-runnable: each lot is expired by one entry with idempotency key `lot:<id>`, so a second
     run (or a run racing the lazy expiry of a redemption) writes nothing. `as_of` may not be in
-    the future: expiring early could not be undone.
+    the future: expiring early could not be undone. `max_customers` bounds one call (and its
+    locks) so that a caller can commit in chunks and call again until it returns 0.
     """
     as_of = _utc(as_of, "as_of")  # type: ignore[assignment]
     if as_of > clock.now():
         raise ValidationFailed("as_of: cannot expire points in the future", field="as_of")
-    customer_ids = session.scalars(
-        select(PointLot.customer_id).where(PointLot.remaining > 0, PointLot.expires_at.is_not(None),
-                                           PointLot.expires_at <= as_of).distinct()
-    ).all()
+    due = (select(PointLot.customer_id).where(PointLot.remaining > 0, PointLot.expires_at.is_not(None),
+                                              PointLot.expires_at <= as_of)
+           .distinct().order_by(PointLot.customer_id))
+    if max_customers is not None:
+        due = due.limit(max_customers)
+    customer_ids = session.scalars(due).all()
     count = 0
     with session.begin_nested():
         # Lock every affected customer first (global lock order), then write.
