@@ -193,7 +193,7 @@ def main() -> None:
             path = Path(tmp) / "data.npz"
             np.savez(path, **data)
             n = data["frequency"].size
-            repeats = 5 if n < 50_000 else 1
+            repeats = 5 if n < 50_000 else (3 if n < 500_000 else 2)  # same for both engines
             console.print(f"[bold]{name}[/]: fitting ...")
             rows = [("ours", _run_worker(sys.executable, "ours", path, repeats))]
             if lifetimes_python is not None:

@@ -242,12 +242,18 @@ def test_fused_objective_matches_plain_likelihood_and_its_gradient(model_cls: ty
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_compression_round_trips_mixed_columns(weighted: bool) -> None:
+@pytest.mark.parametrize("recency_kind", ["days in weeks", "two decimals", "continuous"])
+def test_compression_round_trips_mixed_columns(weighted: bool, recency_kind: str) -> None:
     from loyalist.analytics.clv.base import compress_coded
 
     rng = np.random.default_rng(3)
     x = rng.integers(0, 5, 5000).astype(float)
-    tx = np.where(x > 0, rng.integers(0, 30, 5000) / 7.0, 0.0)  # fractional: the sort path
+    raw = {
+        "days in weeks": rng.integers(0, 30, 5000) / 7.0,  # regular grid: the lookup path
+        "two decimals": np.round(rng.uniform(0, 4, 5000), 2),  # CDNOW-style rounding
+        "continuous": rng.uniform(0, 4, 5000),  # no grid: the sort path
+    }[recency_kind]
+    tx = np.where(x > 0, raw, 0.0)
     t_obs = rng.integers(30, 40, 5000).astype(float)  # whole numbers: the lookup path
     w = rng.integers(1, 3, 5000).astype(float) if weighted else np.ones(5000)
 

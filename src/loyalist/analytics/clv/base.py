@@ -173,8 +173,38 @@ def _factorise(column: FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
         present = np.bincount(as_int) > 0
         lookup = np.cumsum(present) - 1
         return np.flatnonzero(present).astype(np.float64), lookup[as_int]
+    values = np.unique(column)
+    on_grid = _grid_codes(column, values)
+    if on_grid is not None:
+        return values, on_grid
     values, inverse = np.unique(column, return_inverse=True)
     return values, inverse.reshape(-1).astype(np.int64)
+
+
+def _grid_codes(column: FloatArray, values: FloatArray) -> NDArray[np.int64] | None:
+    """Codes without a second sort when the distinct values sit on a regular grid.
+
+    Times derived from dates are multiples of a step (a day in weeks = 1/7, or a rounding
+    unit), so value -> grid position -> rank is a lookup table. The result is verified
+    exactly (values[codes] == column); anything else returns None and np.unique is used.
+    """
+    if values.shape[0] < 2 or values.shape[0] > 1_000_000:
+        return None
+    step = float(np.min(np.diff(values)))
+    origin = float(values[0])
+    span = (float(values[-1]) - origin) / step
+    if not np.isfinite(span) or span > 4_000_000:
+        return None
+    grid_of_values = np.rint((values - origin) / step).astype(np.int64)
+    lookup = np.full(int(grid_of_values[-1]) + 1, -1, dtype=np.int64)
+    lookup[grid_of_values] = np.arange(values.shape[0], dtype=np.int64)
+    positions = np.rint((column - origin) / step).astype(np.int64)
+    if positions.min() < 0 or positions.max() >= lookup.shape[0]:
+        return None
+    codes = lookup[positions]
+    if codes.min() < 0 or not np.array_equal(values[codes], column):
+        return None
+    return codes
 
 
 def compress_coded(
