@@ -30,6 +30,7 @@ ops = st.one_of(
     st.tuples(st.just("expire")),
     st.tuples(st.just("release")),
     st.tuples(st.just("replay"), st.integers(0, 30)),
+    st.tuples(st.just("merge")),
 )
 
 
@@ -115,11 +116,19 @@ def _run(session, actor, frozen, sequence) -> None:  # type: ignore[no-untyped-d
             assert ledger.expire_due(session, as_of=now, actor=actor) == 0
         elif kind == "release":
             ledger.release_pending(session, as_of=now)
+        elif kind == "merge" and customers[0] != customers[1]:
+            # Q's points, lots (with their dates) and any debt move to P; Q is not used afterwards.
+            before = _cached(session, customers[0], "available") + _cached(session, customers[0], "pending") + \
+                _cached(session, customers[1], "available") + _cached(session, customers[1], "pending")
+            ledger.merge_customers(session, survivor_id=customers[0], duplicate_id=customers[1], actor=actor)
+            assert (_cached(session, customers[1], "available"), _cached(session, customers[1], "pending")) == (0, 0)
+            assert _cached(session, customers[0], "available") + _cached(session, customers[0], "pending") == before
+            customers[1] = customers[0]
         elif kind == "replay" and calls:
             fn, kwargs, first = calls[op[1] % len(calls)]
             assert fn(session, **kwargs).id == first.id  # type: ignore[operator,attr-defined]
         assert_consistent(session)
-    for c in customers:
+    for c in set(customers):
         # What the customer is shown entry by entry adds up to what the accounts hold.
         entries_sum = sum(e.points for e in ledger.list_entries(session, c, limit=1000, offset=0).items)
         assert entries_sum == _cached(session, c, "available") + _cached(session, c, "pending")
