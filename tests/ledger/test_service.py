@@ -458,3 +458,31 @@ def test_expiry_in_chunks_of_customers(session, actor, frozen) -> None:
     assert runs == [2, 1, 0]
     assert [ledger.get_balance(session, c).expired for c in ids] == [10, 10, 10]
     assert_consistent(session)
+
+
+def test_consumption_order_soonest_expiry_first_never_expiring_last(session, actor, customer_id, frozen) -> None:
+    c = customer_id
+    never = _earn(session, actor, c, 10, "never")
+    late = _earn(session, actor, c, 10, "late", expires_at=T0 + timedelta(days=20))
+    soon = _earn(session, actor, c, 10, "soon", expires_at=T0 + timedelta(days=10))
+    older_soon = _earn(session, actor, c, 10, "soon-2", expires_at=T0 + timedelta(days=10))
+    r = _redeem(session, actor, c, 35, "r")
+    assert [(m.lot_earned_entry_id, m.points) for m in r.lots] == [
+        (soon.id, -10), (older_soon.id, -10), (late.id, -10), (never.id, -5)]
+    assert [lot.entry_id for lot in ledger.list_lots(session, c, open_only=True)] == [never.id]
+
+
+def test_debt_is_repaid_when_pending_points_mature(session, actor, customer_id, frozen) -> None:
+    c = customer_id
+    _earn(session, actor, c, 40, "e")
+    _redeem(session, actor, c, 40, "r")
+    _earn(session, actor, c, 100, "p", available_at=T0 + timedelta(days=14))
+    ledger.clawback(session, customer_id=c, points=25, source="returns", idempotency_key="ret", reason="return",
+                    actor=actor)
+    bal = ledger.get_balance(session, c)
+    assert (bal.available, bal.pending) == (-25, 100)
+    frozen(T0 + timedelta(days=14))
+    assert ledger.release_pending(session, as_of=T0 + timedelta(days=14)) == 1
+    assert ledger.get_balance(session, c).available == 75
+    assert [lot.remaining for lot in ledger.list_lots(session, c, open_only=True)] == [75]
+    assert_consistent(session)
