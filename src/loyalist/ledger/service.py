@@ -191,7 +191,8 @@ class _Accounts:
 
 
 def _check_customer(session: Session, customer_id: int) -> None:
-    """Refuse unknown customers with a 404 and merged/erased ones with a 409."""
+    """Refuse unknown customers (404) and any customer not active (merged, closed, erased: 409);
+    a merged profile's points live on the survivor."""
     from loyalist.customers import service as customers
 
     customer = customers.get_customer(session, customer_id)
