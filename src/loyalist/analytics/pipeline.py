@@ -50,6 +50,7 @@ class AnalysisSettings:
     compare_days: int = 90  # RFM movement: segments now vs this many days earlier
     risk_list_size: int = 100
     discrete_period: str | None = None  # e.g. "year": also fit BG/BB on purchases per period
+    validation_sample: int = 100_000  # customers used for model validation on larger bases
     seed: int = 0
 
 
@@ -195,6 +196,17 @@ def analyze(
     if full.empty:
         raise AnalyticsInputError("no purchases (rows with a non-negative amount) up to the observation end")
 
+    # Large bases: model validation (churn train/validation windows, calibration/holdout fit) runs
+    # on a uniform random sample of customers, pushed into the backend as a semi-join; every
+    # customer is still scored and counted on the full table.
+    sample_table = table
+    if len(full) > s.validation_sample:
+        ids = full["customer_id"].sample(n=s.validation_sample, random_state=s.seed)
+        sampled = ibis.memtable(pd.DataFrame({"_sample_id": ids.to_numpy()}))
+        sample_table = table.semi_join(sampled, table[customer_col] == sampled._sample_id)
+        notes.append(f"model validation (churn holdout, calibration vs holdout) on a random sample of "
+                     f"{s.validation_sample:,} customers")
+
     with _timed(timings, "retention", progress):
         # One pass over the transactions: (customer, month) pairs materialised once (Ibis cache),
         # quarters and years derived from them.
@@ -220,7 +232,7 @@ def analyze(
     customers_out = customers_out.merge(rfm.drop(columns=["frequency", "monetary"]), on="customer_id", how="left")
     with _timed(timings, "CLV models", progress):
         try:
-            clv_result = _clv(table, full, s, end, first, span, kw, notes)
+            clv_result = _clv(table, sample_table, full, s, end, first, span, kw, notes)
             customers_out = customers_out.merge(clv_result.predictions, on="customer_id", how="left")
         except (AnalyticsInputError, ValueError, FloatingPointError) as exc:
             notes.append(f"predictive CLV skipped: {exc}")
@@ -232,9 +244,10 @@ def analyze(
     model_ranking = None
     with _timed(timings, "churn model", progress):
         try:
-            churn_validation = validate_churn_model(table, observation_end=end, horizon_days=s.churn_horizon_days,
-                                                    customers=customers, feedback=feedback, seed=s.seed,
-                                                    first_date=first, current_features=current, **kw)
+            churn_validation = validate_churn_model(sample_table, observation_end=end,
+                                                    horizon_days=s.churn_horizon_days, customers=customers,
+                                                    feedback=feedback, seed=s.seed, first_date=first,
+                                                    current_features=current, **kw)
             churn_metrics = {"horizon_days": s.churn_horizon_days,
                              "train_as_of": churn_validation.train_as_of.date().isoformat(),
                              "validated_on": f"{churn_validation.valid_as_of.date()} .. {end.date()}",
@@ -244,7 +257,9 @@ def analyze(
     if churn_validation is not None:
         # The validation features already hold every customer's history at that date.
         valid_at = churn_validation.valid_as_of
-        cache.setdefault(valid_at, _summary_from_features(churn_validation.comparison["valid_features"], valid_at))
+        valid_summary = _summary_from_features(churn_validation.comparison["valid_features"], valid_at)
+        if sample_table is table:
+            cache.setdefault(valid_at, valid_summary)
     with _timed(timings, "RFM movement", progress):
         before_date = end - pd.Timedelta(days=s.compare_days)
         if before_date >= first:
@@ -254,7 +269,7 @@ def analyze(
             notes.append(f"segment movement needs history before {before_date.date()}")
     if churn_validation is not None and clv_result is not None:
         with _timed(timings, "model ranking", progress):
-            model_ranking = _rank_models(summary_at(churn_validation.valid_as_of), churn_validation, s,
+            model_ranking = _rank_models(valid_summary, churn_validation, s,
                                          churn_metrics or {})
 
     with _timed(timings, "risk", progress):
@@ -304,8 +319,9 @@ def analyze(
                     nps_trend=trend, bgbb=bgbb, notes=notes, timings=timings)
 
 
-def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Timestamp, first: pd.Timestamp,
-         span: int, kw: dict[str, str], notes: list[str]) -> clv_pipeline.ClvResult:
+def _clv(table: ibis.Table, sample_table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings,
+         end: pd.Timestamp, first: pd.Timestamp, span: int, kw: dict[str, str],
+         notes: list[str]) -> clv_pipeline.ClvResult:
     model = clv_pipeline.fit_transaction_model(full, model=s.model)
     spend = clv_pipeline.fit_spend_model(full, seed=s.seed)
     if spend is None:
@@ -325,7 +341,7 @@ def _clv(table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings, end: pd.Tim
     cal = None
     if holdout >= 7 and span - holdout >= 7:
         cal_end = end - pd.Timedelta(days=holdout)
-        cal = summary_data(table, observation_end=end, calibration_end=cal_end, **kw)
+        cal = summary_data(sample_table, observation_end=end, calibration_end=cal_end, **kw)
         cal_model = clv_pipeline.fit_transaction_model(cal, model=s.model)
         diagnostics = clv_pipeline.holdout_diagnostics(cal, cal_model, resolution_weeks=resolution)
         diagnostics.attrs["calibration_end"] = cal_end.date().isoformat()
