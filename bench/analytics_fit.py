@@ -48,12 +48,23 @@ def _worker(engine: str, data_path: str, repeats: int) -> None:
     arrays = np.load(data_path)
     x, tx, t_obs = arrays["frequency"], arrays["recency"], arrays["T"]
 
-    if engine == "ours":
-        from loyalist.analytics.clv import BetaGeoModel
+    if engine.startswith("ours"):
+        from loyalist.analytics import clv
+
+        model_cls = {
+            "ours": clv.BetaGeoModel,
+            "ours-mbgnbd": clv.ModifiedBetaGeoModel,
+            "ours-paretonbd": clv.ParetoNBDModel,
+        }[engine]
 
         def fit() -> dict:
-            model = BetaGeoModel().fit(x, tx, t_obs)
-            return {"params": model.params_, "ll_reported": model.log_likelihood_, "unique": model.n_unique_rows_}
+            model = model_cls().fit(x, tx, t_obs)
+            return {
+                "params": model.params_,
+                "ll_reported": model.log_likelihood_,
+                "unique": model.n_unique_rows_,
+                "converged": model.converged_,
+            }
 
     else:
         import warnings
@@ -157,7 +168,8 @@ def _load_cdnow() -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", choices=["ours", "lifetimes"])
+    parser.add_argument("--worker", choices=["ours", "ours-mbgnbd", "ours-paretonbd", "lifetimes"])
+    parser.add_argument("--no-other-models", action="store_true", help="skip the MBG/NBD and Pareto/NBD timings")
     parser.add_argument("--data")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -187,6 +199,10 @@ def main() -> None:
         table.add_column(col, justify="right" if col not in ("data", "engine") else "left")
     for col in ("r", "alpha", "a", "b", "LL (same evaluator)", "speed-up"):
         table.add_column(col, justify="right")
+
+    others = Table(title="Other transaction models on the same data (ours only; lifetimes not run)")
+    for col in ("data", "model", "fit s", "traced peak MB", "parameters", "log-likelihood", "converged"):
+        others.add_column(col, justify="left" if col in ("data", "model", "parameters") else "right")
 
     with tempfile.TemporaryDirectory(prefix="loyalist-bench-") as tmp:
         for name, data in datasets:
@@ -220,6 +236,18 @@ def main() -> None:
                     "1.0x (ours)" if engine == "ours" else f"ours {speed:,.1f}x faster",
                 )
             table.add_section()
+            if not args.no_other_models:
+                for engine, label in (("ours-mbgnbd", "MBG/NBD"), ("ours-paretonbd", "Pareto/NBD")):
+                    res = _run_worker(sys.executable, engine, path, 1)
+                    others.add_row(
+                        name,
+                        label,
+                        f"{res['seconds']:.3f}",
+                        f"{res['traced_peak_mb']:.1f}",
+                        ", ".join(f"{k}={v:.4g}" for k, v in res["params"].items()),
+                        f"{res['ll_reported']:,.2f}",
+                        str(res["converged"]),
+                    )
     console.print(table)
     console.print(
         "fit s = best wall time of the fit call (incl. validation and compression for ours); traced peak = "
@@ -227,6 +255,8 @@ def main() -> None:
         "process, interpreter and imports included; BLAS single-threaded for both. Simulated truth: "
         + ", ".join(f"{k}={v}" for k, v in TRUE.items())
     )
+    if not args.no_other_models:
+        console.print(others)
 
 
 if __name__ == "__main__":
