@@ -114,8 +114,7 @@ def _shape(session, prefix: str) -> dict:
     return json.loads(json.dumps(out, default=str).replace(f"{prefix}-", ""))
 
 
-def test_bulk_equals_api(session, actor, settings, rules, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 0)  # exercise COPY on PostgreSQL even for a few rows
+def test_bulk_equals_api(session, actor, settings, rules, tmp_path) -> None:
     _api_path(session, actor, settings, rows_for("api"))
     columns, first = bulk.read_file(write_csv(tmp_path / "e.csv", rows_for("bulk")))
     report = bulk.import_events(session, columns=columns, actor=actor, settings=settings, first_line=first)

@@ -30,6 +30,7 @@ exception to "only the owning domain writes its tables" (docs/architecture.md), 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -37,6 +38,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +72,6 @@ LINE_LEVEL = ("sku", "category", "quantity", "unit_price", "discount")
 DEFAULT_SOURCE = "import"
 CURRENCY_RE = re.compile(r"^[A-Za-z]{3}$")
 ZERO = Decimal("0.0000")
-COPY_MIN_ROWS = 200  # below this, a plain executemany is as fast as COPY
 
 
 @dataclass
@@ -262,7 +264,9 @@ def parse(columns: dict[str, list[str | None]], *, first_line: int = 2) -> tuple
             currency=ev.currency, lines=ev.lines, net_amount=ev.net_amount, discount_amount=ev.discount_amount,
             amount=ev.amount, store=ev.store, channel=ev.channel,
             referred=(None, ev.referred_external_id) if ev.referred_external_id else None, data=ev.data)
-        ev.digest = service.payload_hash(ev.payload)
+        encoded = json.dumps(ev.payload, sort_keys=True, separators=(",", ":"))
+        ev.digest = hashlib.sha256(encoded.encode()).hexdigest()
+        ev.payload = RawJSON(encoded)
     return list(events.values()), n
 
 
@@ -779,9 +783,23 @@ def ledger_credit_hash(*, customer_id: int, points: int, available_at: datetime,
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@lru_cache(maxsize=65536)
 def _sqlite_time(v: datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME text form ('2026-01-05 10:00:00.000000', UTC, naive)."""
+    """SQLAlchemy's SQLite DATETIME text form ('2026-01-05 10:00:00.000000', UTC, naive); cached
+    because an event's time recurs on most of the rows it produces."""
     return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class RawJSON(str):
+    """Already-encoded JSON (the canonical payload is encoded once, for its hash, and reused)."""
+
+
+def _json(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, RawJSON):
+        return str(v)
+    return json.dumps(v, separators=(",", ":"))
 
 
 def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[Any], Any] | None]:
@@ -795,7 +813,7 @@ def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[A
     for c in cols:
         t = table.c[c].type
         if isinstance(t, JSON):
-            out.append(lambda v: None if v is None else json.dumps(v, separators=(",", ":")))
+            out.append(_json)
         elif isinstance(t, UTCDateTime):
             out.append((lambda v: None if v is None else _sqlite_time(v)) if sqlite else None)
         elif isinstance(t, MoneyType):
@@ -809,11 +827,17 @@ def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[A
     return out
 
 
-def _tuples(table: Table, rows: list[dict[str, Any]], sqlite: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _tuples(table: Table, rows: list[dict[str, Any]], sqlite: bool) -> tuple[list[str], list[Sequence[Any]]]:
     cols = list(rows[0])
-    convs = _converters(table, cols, sqlite)
-    pairs = list(zip(cols, convs, strict=True))
-    return cols, [tuple(row[c] if f is None else f(row[c]) for c, f in pairs) for row in rows]
+    convs = [(i, f) for i, f in enumerate(_converters(table, cols, sqlite)) if f is not None]
+    get = itemgetter(*cols)
+    data: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(get(row)) if len(cols) > 1 else [get(row)]
+        for i, f in convs:
+            values[i] = f(values[i])
+        data.append(values)
+    return cols, data
 
 
 def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -825,9 +849,6 @@ def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         cols, data = _tuples(table, rows, sqlite=True)
         col_list = ", ".join(f'"{c}"' for c in cols)
         raw.executemany(f'INSERT INTO "{table.name}" ({col_list}) VALUES ({", ".join("?" * len(cols))})', data)
-        return
-    if len(rows) < COPY_MIN_ROWS:
-        _insert(session, table, rows)
         return
     cols, data = _tuples(table, rows, sqlite=False)
     col_list = ", ".join(f'"{c}"' for c in cols)
