@@ -140,3 +140,51 @@ def test_from_db_without_purchases_table(tmp_path: Path) -> None:
                                  str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "no `purchases` table" in result.output
+
+
+@pytest.mark.postgres
+def test_database_table_on_postgresql() -> None:
+    import os
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from loyalist.analytics.retention import retention_rates
+    from loyalist.analytics.summary import summary_data
+    from loyalist.cli.analyze import database_table
+
+    base = make_url(os.environ.get("LOYALIST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    name = f"{base.database}_analytics_{os.getpid()}"
+    admin = create_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        eng = create_engine(url)
+        with eng.begin() as c:
+            c.execute(text("CREATE TABLE purchases (id bigserial PRIMARY KEY, customer_id bigint, order_ref text, "
+                           "occurred_at timestamptz, currency text, gross_amount numeric(18,4), "
+                           "discount_amount numeric(18,4), net_amount numeric(18,4), refunded_amount numeric(18,4), "
+                           "store text, channel text, event_id bigint)"))
+            c.execute(text("INSERT INTO purchases (customer_id, order_ref, occurred_at, currency, gross_amount, "
+                           "discount_amount, net_amount, refunded_amount) VALUES "
+                           "(1, 'a', '2024-01-01 10:00+00', 'EUR', 10, 0, 10, 0), "
+                           "(1, 'b', '2024-02-10 23:30-05', 'EUR', 20, 0, 20, 5), "
+                           "(2, 'c', '2024-01-15 08:00+00', 'EUR', 30, 0, 30, 0)"))
+        eng.dispose()
+        con, table = database_table(url)
+        s = summary_data(table, observation_end="2024-03-31").set_index("customer_id")
+        assert (s.loc[1, "frequency"], s.loc[1, "recency"], s.loc[1, "T"]) == (1, 41.0, 90.0)  # 02-11 04:30 UTC
+        assert s.loc[1, "monetary_value"] == 15.0 and s.loc[1, "net_revenue"] == 25.0
+        r = retention_rates(table, observation_end="2024-03-31", period="month")
+        assert r["active_customers"].tolist() == [2, 1] and r["retention_rate"].iloc[1] == 0.5
+        con.disconnect()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

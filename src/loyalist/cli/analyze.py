@@ -38,6 +38,8 @@ def database_table(url: str) -> tuple[Any, Any]:
     elif backend == "postgresql":
         con = ibis.postgres.connect(user=parsed.username, password=parsed.password, host=parsed.host or "localhost",
                                     port=parsed.port or 5432, database=parsed.database)
+        # Days and months are UTC days/months: casting timestamptz to timestamp uses the session zone.
+        con.raw_sql("SET TIME ZONE 'UTC'")
     else:
         raise AnalyticsInputError(f"--from-db supports SQLite and PostgreSQL, not {backend}")
     if "purchases" not in con.list_tables():
