@@ -41,7 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
@@ -131,6 +131,28 @@ class ParsedEvent:
     __slots__ = ("line", "type", "key", "source", "external_id", "customer_id", "occurred_at", "order_ref",
                  "currency", "store", "channel", "net_amount", "amount", "discount_amount", "referred_external_id",
                  "data", "lines", "raw", "payload", "digest", "resolved_customer", "resolved_referred")
+
+    line: int
+    type: str
+    key: str
+    source: str
+    external_id: str | None
+    customer_id: int | None
+    occurred_at: datetime
+    order_ref: str | None
+    currency: str | None
+    store: str | None
+    channel: str | None
+    net_amount: Decimal | None
+    amount: Decimal | None
+    discount_amount: Decimal | None
+    referred_external_id: str | None
+    data: dict[str, Any] | None
+    raw: Any
+    payload: Any
+    digest: str
+    resolved_customer: int
+    resolved_referred: int | None
 
     def __init__(self) -> None:
         self.lines: list[tuple[str | None, str | None, int, Decimal | None, Decimal]] = []
@@ -288,6 +310,13 @@ def to_event_in(ev: ParsedEvent) -> EventIn:
 # ------------------------------------------------------------------------------------ writing
 
 
+EVENTS_T = cast(Table, Event.__table__)
+PURCHASES_T = cast(Table, Purchase.__table__)
+LINES_T = cast(Table, PurchaseLine.__table__)
+AWARDS_T = cast(Table, RuleAwardRow.__table__)
+RULES_T = cast(Table, EarningRule.__table__)
+
+
 def _t(name: str) -> Table:
     return Base.metadata.tables[name]
 
@@ -382,9 +411,12 @@ class MemUsage:
 
     def forget_customer(self, customer_id: int) -> None:
         """After the per-event path ran for a customer, re-read their counters from the database."""
-        for store in (self.day, self.month, self.year):
-            for k in [k for k in store if k[1] == customer_id]:
-                del store[k]
+        for k1 in [k for k in self.day if k[1] == customer_id]:
+            del self.day[k1]
+        for k2 in [k for k in self.month if k[1] == customer_id]:
+            del self.month[k2]
+        for k3 in [k for k in self.year if k[1] == customer_id]:
+            del self.year[k3]
         self.budget.clear()
 
 
@@ -453,12 +485,12 @@ class Importer:
                         select(Event.idempotency_key, Event.payload_hash)
                         .where(Event.source == source, Event.idempotency_key.in_(keys[i:i + 5000]))):
                     known[(source, key)] = digest
-        fresh = []
+        fresh: list[ParsedEvent] = []
         for ev in chunk:
-            digest = known.get((ev.source, ev.key))
-            if digest is None:
+            stored = known.get((ev.source, ev.key))
+            if stored is None:
                 fresh.append(ev)
-            elif digest != ev.digest:
+            elif stored != ev.digest:
                 raise IdempotencyConflict(
                     f"line {ev.line}: idempotency_key {ev.key!r} was already used with another payload",
                     field="idempotency_key", line=ev.line)
@@ -508,7 +540,7 @@ class Importer:
                         raise ValidationFailed(f"line {ev.line}, column customer_external_id: does not belong to "
                                                "customer_id", field="customer_external_id", line=ev.line)
                 else:
-                    ev.resolved_customer = ids[ev.external_id]
+                    ev.resolved_customer = ids[ev.external_id or ""]
                 ev.resolved_referred = ids[ev.referred_external_id] if ev.referred_external_id else None
             except DomainError as exc:
                 exc.line = exc.line or ev.line
@@ -746,14 +778,14 @@ class Importer:
             return
         s = self.session
         write = _write
-        write(s, Event.__table__, b.events)
-        write(s, Purchase.__table__, b.purchases)
-        write(s, PurchaseLine.__table__, b.lines)
+        write(s, EVENTS_T, b.events)
+        write(s, PURCHASES_T, b.purchases)
+        write(s, LINES_T, b.lines)
         write(s, _t("ledger_entries"), b.entries)
         write(s, _t("ledger_postings"), b.postings)
         write(s, _t("ledger_lots"), b.lots)
         write(s, _t("ledger_lot_movements"), b.movements)
-        write(s, RuleAwardRow.__table__, b.awards)
+        write(s, AWARDS_T, b.awards)
         write(s, _t("interactions"), b.timeline)
         acc = _t("ledger_accounts")
         if b.balance:
@@ -762,7 +794,7 @@ class Importer:
                       [{"aid": aid, "delta": d} for aid, d in sorted(b.balance.items()) if d])
         for rule_id, delta in self.usage.budget_delta.items():
             if delta:
-                s.execute(EarningRule.__table__.update().where(EarningRule.id == rule_id)
+                s.execute(RULES_T.update().where(EarningRule.id == rule_id)
                           .values(budget_used=EarningRule.budget_used + delta))
         self.usage.budget_delta.clear()
         self.buf = Buffers()
@@ -845,6 +877,7 @@ def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     raw = session.connection().connection.driver_connection
+    assert raw is not None
     if session.get_bind().dialect.name == "sqlite":
         cols, data = _tuples(table, rows, sqlite=True)
         col_list = ", ".join(f'"{c}"' for c in cols)

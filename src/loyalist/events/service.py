@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -336,7 +336,7 @@ def _reserve_budget(session: Session, rule: RuleSpec, points: int) -> int:
                                       EarningRule.budget_used + points <= EarningRule.budget_total)
             .values(budget_used=EarningRule.budget_used + points)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         if done:
             return points
         used = session.scalar(select(EarningRule.budget_used).where(EarningRule.id == rule.id)) or 0
@@ -543,7 +543,7 @@ def _commit_awards(
         if granted > 0:
             final.append(RuleAward(rule=award.rule, customer_id=award.customer_id, points=granted))
     if final:
-        session.execute(RuleAwardRow.__table__.insert(), [
+        session.execute(insert(RuleAwardRow), [
             {"rule_id": a.rule.id, "customer_id": a.customer_id, "event_id": event_id, "points": a.points,
              "local_day": local_day, "local_month": local_day.strftime("%Y-%m")} for a in final])
     return final, outcomes

@@ -257,7 +257,7 @@ def reassign_customer(session: Session, *, from_customer_id: int, to_customer_id
 
     moved = session.execute(
         update(Purchase).where(Purchase.customer_id == from_customer_id).values(customer_id=to_customer_id)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     session.execute(
         update(PurchaseReturn).where(PurchaseReturn.customer_id == from_customer_id)
         .values(customer_id=to_customer_id)
