@@ -55,8 +55,13 @@ def churn_features(
     as_of: dt.date | str | pd.Timestamp,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    before_days: int | None = None,
 ) -> pd.DataFrame:
     """One row per customer whose first purchase is on or before `as_of` (inclusive).
+
+    With `before_days`, the same pass also returns each customer's history as of that many days
+    earlier (for RFM movement): before_recency_days (NaN without purchases then),
+    before_frequency (purchase days), before_monetary (net revenue).
 
     Columns: customer_id, recency_days, frequency (purchase days), monetary (net revenue incl.
     returns, currency), avg_value, tenure_days, purchases_last_90, purchases_prev_90, trend_90,
@@ -82,10 +87,16 @@ def churn_features(
         revenue_last_365=((d > end - 365).ifelse(daily.value, 0.0)).sum(),
     )
     rets = t.filter(t[value_col] < 0)
-    rets = rets.group_by(rets[customer_col].name("customer_id")).aggregate(
-        returns=rets[value_col].count(), return_value=-rets[value_col].sum())
+    ret_aggs = {"returns": rets[value_col].count(), "return_value": -rets[value_col].sum()}
+    if before_days is not None:
+        cut = end - before_days
+        per = per.join(daily.group_by("customer_id").aggregate(
+            before_last_day=d.max(where=d <= cut), before_frequency=d.count(where=d <= cut),
+            before_revenue=daily.value.sum(where=d <= cut)), "customer_id")
+        ret_aggs["before_return_value"] = -rets[value_col].sum(where=rets._day <= cut)
+    rets = rets.group_by(rets[customer_col].name("customer_id")).aggregate(**ret_aggs)
     joined = per.left_join(rets, per.customer_id == rets.customer_id).select(
-        *[per[c] for c in per.columns], rets.returns, rets.return_value)
+        *[per[c] for c in per.columns], *[rets[c] for c in ret_aggs])
     df = joined.execute()
     df["returns"] = df["returns"].fillna(0).astype("int64")
     df["return_value"] = df["return_value"].fillna(0.0).astype("float64")
@@ -103,6 +114,14 @@ def churn_features(
     out["revenue_last_365"] = df["revenue_last_365"].fillna(0.0).to_numpy(dtype="float64")
     out["returns"] = df["returns"].to_numpy()
     out["return_value"] = df["return_value"].to_numpy()
+    if before_days is not None:
+        bought_before = df["before_frequency"].fillna(0).to_numpy(dtype="int64")
+        out["before_recency_days"] = np.where(bought_before > 0,
+                                              end - before_days - df["before_last_day"].fillna(0).to_numpy(),
+                                              np.nan)
+        out["before_frequency"] = bought_before
+        out["before_monetary"] = (df["before_revenue"].fillna(0.0).to_numpy(dtype="float64")
+                                  - df["before_return_value"].fillna(0.0).to_numpy(dtype="float64"))
     out["_key"] = out["customer_id"].astype(str)
     if feedback is not None and not feedback.empty:
         from loyalist.analytics.nps import latest_score
@@ -131,7 +150,8 @@ def churn_labels(table: ibis.Table, *, customer_col: str = "customer_id", date_c
 
 
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
-    skip = {"customer_id", "purchases_prev_90", "purchases_prev_365", "revenue_last_365"}
+    skip = {"customer_id", "purchases_prev_90", "purchases_prev_365", "revenue_last_365", "before_recency_days",
+            "before_frequency", "before_monetary"}
     return [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])]
 
 

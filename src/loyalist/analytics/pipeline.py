@@ -238,7 +238,8 @@ def analyze(
             notes.append(f"predictive CLV skipped: {exc}")
 
     with _timed(timings, "churn features", progress):
-        current = churn_features(table, as_of=end, customers=customers, feedback=feedback, **kw)
+        current = churn_features(table, as_of=end, customers=customers, feedback=feedback,
+                                 before_days=s.compare_days, **kw)
     churn_validation: ChurnValidation | None = None
     churn_metrics = None
     model_ranking = None
@@ -263,7 +264,16 @@ def analyze(
     with _timed(timings, "RFM movement", progress):
         before_date = end - pd.Timedelta(days=s.compare_days)
         if before_date >= first:
-            movement = segment_movement(score_rfm(summary_at(before_date), observation_end=before_date), rfm)
+            if before_date in cache:
+                before = cache[before_date]
+            else:  # from the same pass as today's features
+                had = current[current["before_frequency"] > 0]
+                before = pd.DataFrame({
+                    "customer_id": had["customer_id"].to_numpy(),
+                    "last_purchase": before_date - pd.to_timedelta(had["before_recency_days"].to_numpy(), unit="D"),
+                    "purchase_days": had["before_frequency"].to_numpy(),
+                    "net_revenue": had["before_monetary"].to_numpy()})
+            movement = segment_movement(score_rfm(before, observation_end=before_date), rfm)
         else:
             movement = pd.DataFrame()
             notes.append(f"segment movement needs history before {before_date.date()}")
