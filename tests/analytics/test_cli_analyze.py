@@ -188,3 +188,35 @@ def test_database_table_on_postgresql() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_customers_and_feedback_files_feed_members_nps_and_churn(tmp_path: Path) -> None:
+    import numpy as np
+
+    from loyalist.analytics.nps import nps_summary
+    from loyalist.analytics.simulate import simulate_feedback
+
+    frame = simulate_transactions(600, seed=5)
+    tx = tmp_path / "tx.csv"
+    frame.drop(columns=["is_member"]).to_csv(tx, index=False)
+    ids = np.sort(frame["customer_id"].unique())
+    rng = np.random.default_rng(0)
+    members = pd.DataFrame({"customer_id": ids, "member": np.where(ids % 2 == 0, "yes", "no"),
+                            "complaints": rng.integers(0, 3, ids.size),
+                            "points_balance": rng.integers(0, 500, ids.size)})
+    members.to_csv(tmp_path / "customers.csv", index=False)
+    feedback = simulate_feedback(frame, seed=5)
+    feedback.to_csv(tmp_path / "feedback.csv", index=False)
+    result = runner.invoke(app, ["analyze", str(tx), "--customers", str(tmp_path / "customers.csv"), "--feedback",
+                                 str(tmp_path / "feedback.csv"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["nps"] == nps_summary(feedback)
+    groups = {g["group"]: g for g in summary["members"]}
+    assert set(groups) == {"members", "non-members"}
+    assert groups["members"]["customers"] == int((ids % 2 == 0).sum())
+    assert groups["members"]["customers"] + groups["non-members"]["customers"] == 600
+    assert {"complaints", "pointsbalance", "nps_score", "is_member"} <= set(summary["churn_model"]["features"])
+    assert summary["input"]["return_rows"] == int((frame["amount"] < 0).sum())
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="members"' in html and 'id="nps-value"' in html

@@ -304,7 +304,10 @@ def analyze(
     member_flags = _member_flags(table, customer_col, member_col, customers)
     if member_flags is not None:
         with _timed(timings, "members", progress):
-            customers_out = customers_out.merge(member_flags, on="customer_id", how="left")
+            # Ids from different files may differ in type ("1" vs 1): match them as text.
+            flags = member_flags.assign(_key=member_flags["customer_id"].astype(str)).drop(columns="customer_id")
+            customers_out = customers_out.assign(_key=customers_out["customer_id"].astype(str)).merge(
+                flags, on="_key", how="left").drop(columns="_key")
             members = _members(customers_out)
     nps = trend = None
     if feedback is not None and not feedback.empty:
