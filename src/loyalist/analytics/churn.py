@@ -306,7 +306,7 @@ def validate_churn_model(
         raise AnalyticsInputError(
             f"not enough history for a {horizon_days}-day churn model: need data from before "
             f"{(train_at - pd.Timedelta(days=30)).date()}")
-    kw = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
+    kw: dict[str, Any] = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
 
     def labelled(as_of: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
         f = churn_features(table, as_of=as_of, customers=customers, feedback=feedback, **kw)

@@ -82,7 +82,7 @@ class Analysis:
 
     def summary_json(self) -> dict[str, Any]:
         """The JSON summary: headline numbers, definitions, model fits, notes (no per-customer rows)."""
-        return _jsonable({
+        result: dict[str, Any] = _jsonable({
             "observation_end": self.observation_end.date().isoformat(),
             "first_transaction": self.first_date.date().isoformat(),
             "input": self.input_report.as_dict() if self.input_report else None,
@@ -105,6 +105,7 @@ class Analysis:
             "notes": self.notes,
             "timings_seconds": self.timings,
         })
+        return result
 
 
 DEFINITIONS = {
@@ -176,7 +177,7 @@ def analyze(
     s = settings or AnalysisSettings()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    kw = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
+    kw: dict[str, Any] = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
     with _timed(timings, "date range", progress):
         first, last = observed_range(table, date_col=date_col)
     end = pd.Timestamp(s.observation_end).normalize() if s.observation_end else last
@@ -333,7 +334,7 @@ def analyze(
 
 
 def _clv(table: ibis.Table, sample_table: ibis.Table, full: pd.DataFrame, s: AnalysisSettings,
-         end: pd.Timestamp, first: pd.Timestamp, span: int, kw: dict[str, str],
+         end: pd.Timestamp, first: pd.Timestamp, span: int, kw: dict[str, Any],
          notes: list[str]) -> clv_pipeline.ClvResult:
     model = clv_pipeline.fit_transaction_model(full, model=s.model)
     spend = clv_pipeline.fit_spend_model(full, seed=s.seed)

@@ -56,10 +56,10 @@ def period_label(index: int, period: str) -> str:
 
 def _index_of_date(day: pd.Timestamp, period: str) -> int:
     if period == "month":
-        return day.year * 12 + day.month - 1
+        return int(day.year * 12 + day.month - 1)
     if period == "quarter":
-        return day.year * 4 + (day.month - 1) // 3
-    return day.year
+        return int(day.year * 4 + (day.month - 1) // 3)
+    return int(day.year)
 
 
 def customer_periods(table: ibis.Table, *, customer_col: str, date_col: str, value_col: str,

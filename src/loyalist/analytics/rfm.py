@@ -49,7 +49,7 @@ def quintile_scores(values: np.ndarray, *, higher_is_better: bool = True) -> np.
         return np.zeros(0, dtype="int64")
     key = v if higher_is_better else -v
     rank_min = pd.Series(key).rank(method="min").to_numpy()  # 1-based
-    return (1 + np.floor(5 * (rank_min - 1) / n)).clip(1, 5).astype("int64")
+    return np.asarray((1 + np.floor(5 * (rank_min - 1) / n)).clip(1, 5), dtype=np.int64)
 
 
 def _segment(r: np.ndarray, f: np.ndarray) -> np.ndarray:
