@@ -907,6 +907,11 @@ def import_events(
     importer.report.rows = nrows
     importer.report.events = len(events)
     importer.lock_budgets()
+    if session.get_bind().dialect.name == "postgresql":
+        # Tables grow by hundreds of thousands of rows inside this one transaction while their
+        # statistics still say "small": without this the replay and order-ref lookups turn into
+        # sequential scans per chunk (quadratic). Every lookup here has an index.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
     if session.get_bind().dialect.name == "sqlite":
         # One big transaction: keep index pages in memory instead of spilling and re-reading them.
         session.execute(text("PRAGMA cache_size=-262144"))
