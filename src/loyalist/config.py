@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     point_value: Decimal = Field(default=Decimal("0.01"), description="Money value of one point")
     timezone: str = Field(default="UTC", description="Business timezone for days, caps, birthdays")
     default_currency: str = Field(default="EUR", min_length=3, max_length=3)
+    clawback_policy: Literal["allow_negative", "cap_at_balance"] = Field(
+        default="allow_negative",
+        description="Returns after the points were spent: debt repaid later, or take what is there",
+    )
     demo_mode: bool = False
     sql_echo: bool = False
 

@@ -115,3 +115,14 @@ def test_sqlite_uses_wal(engine) -> None:
         pytest.skip("SQLite-specific")
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_settings_refuse_an_unknown_clawback_policy() -> None:
+    from pydantic import ValidationError
+
+    from loyalist.config import Settings
+
+    assert Settings(clawback_policy="cap_at_balance").clawback_policy == "cap_at_balance"
+    with pytest.raises(ValidationError) as err:
+        Settings(clawback_policy="forgive")
+    assert "clawback_policy" in str(err.value)

@@ -17,14 +17,14 @@ Clawback on returns: the points the purchase earned its customer (E) are clawed 
 proportion to the refunded net amount, cumulatively floored so partial returns never take more
 than a full return: after a refund, clawed_total = floor(E * refunded / net); this return takes
 clawed_total(after) - clawed_total(before). The policy (allow_negative / cap_at_balance) comes
-from `LOYALIST_CLAWBACK_POLICY` (default allow_negative).
+from the setting `clawback_policy` (env `LOYALIST_CLAWBACK_POLICY`, default allow_negative;
+an unknown value is refused at start-up).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -153,11 +153,6 @@ def lot_dates(occurred_at: datetime, pending_days: int, expiry_months: int | Non
 
 def timeline_channel(channel: str | None, fallback: str = "api") -> str:
     return channel if channel in interactions.CHANNELS else fallback
-
-
-def clawback_policy() -> str:
-    policy = os.environ.get("LOYALIST_CLAWBACK_POLICY", "allow_negative")
-    return policy if policy in ("allow_negative", "cap_at_balance") else "allow_negative"
 
 
 def clawback_points(earned: int, net: Decimal, refunded_before: Decimal, refunded_after: Decimal) -> int:
@@ -464,7 +459,7 @@ def ingest(
                 idempotency_key=f"event:{event.id}:clawback",
                 reason=f"Return on order {before.order_ref}: {returned.amount} of {before.net_amount} "
                        f"{before.currency} refunded",
-                actor=actor, reference_type="event", reference_id=str(before.event_id), policy=clawback_policy())
+                actor=actor, reference_type="event", reference_id=str(before.event_id), policy=settings.clawback_policy)
             entry_ids.append(entry.id)
         timeline_data.update(order_ref=before.order_ref, refunded=returned.amount, currency=before.currency,
                              clawed_back=clawed)
