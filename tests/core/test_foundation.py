@@ -126,3 +126,11 @@ def test_settings_refuse_an_unknown_clawback_policy() -> None:
     with pytest.raises(ValidationError) as err:
         Settings(clawback_policy="forgive")
     assert "clawback_policy" in str(err.value)
+
+
+def test_request_validation_errors_name_the_field(client) -> None:
+    response = client.post("/v1/api-keys", json={"name": "", "role": "admin"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("validation_failed", "name")
+    assert error["details"]["errors"][0]["in"] == "body"

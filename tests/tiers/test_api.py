@@ -17,10 +17,8 @@ SILVER = {"code": "silver", "name": "Silver", "rank": 1, "metric": "spend", "win
 
 
 def _field(resp) -> str | None:
-    body = resp.json()
-    if "error" in body:
-        return body["error"].get("field")
-    return body["detail"][0]["loc"][-1]
+    field = resp.json()["error"].get("field")
+    return field.split(".")[-1] if field else None
 
 
 def test_crud(client) -> None:
