@@ -7,30 +7,18 @@ endpoint here is covered without editing a list.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 
-from loyalist.api.deps import require
+from loyalist.api.deps import permission_of
 from loyalist.api.permissions import roles_for
 from loyalist.api.routes import rewards as rewards_routes
 from loyalist.api.routes import tiers as tiers_routes
 from loyalist.staff.schemas import Role
 
-
-def _permission(route: APIRoute) -> str | None:
-    stack: list[Any] = [route.dependant]
-    while stack:
-        dependant = stack.pop()
-        if isinstance(dependant.call, require):
-            return dependant.call.permission
-        stack.extend(dependant.dependencies)
-    return None
-
-
 ENDPOINTS = [
-    (method, re.sub(r"\{[^}]+\}", "1", route.path), _permission(route))
+    (method, re.sub(r"\{[^}]+\}", "1", route.path), permission_of(route))
     for router in (tiers_routes.router, rewards_routes.router)
     for route in router.routes
     if isinstance(route, APIRoute)

@@ -7,27 +7,16 @@ The matrix is generated from the live route table: a new endpoint without `Permi
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from loyalist.api.app import PUBLIC_PATHS, create_app, iter_api_routes
-from loyalist.api.deps import require
+from loyalist.api.deps import permission_of
 from loyalist.api.permissions import roles_for
 from loyalist.config import Settings
 from loyalist.staff.schemas import Role
-
-
-def _permission_of(route: APIRoute) -> str | None:
-    stack: list[Any] = [route.dependant]
-    while stack:
-        dependant = stack.pop()
-        if isinstance(dependant.call, require):
-            return dependant.call.permission
-        stack.extend(dependant.dependencies)
-    return None
 
 
 def _api_routes() -> list[tuple[str, APIRoute]]:
@@ -45,7 +34,7 @@ def test_every_endpoint_declares_a_permission() -> None:
     missing = [
         f"{sorted(route.methods)} {path}"
         for path, route in _api_routes()
-        if path not in PUBLIC_PATHS and _permission_of(route) is None
+        if path not in PUBLIC_PATHS and permission_of(route) is None
     ]
     assert missing == []
 
@@ -57,7 +46,7 @@ def _concrete_path(path: str) -> str:
 
 
 MATRIX = [
-    (method, path, _permission_of(route))
+    (method, path, permission_of(route))
     for path, route in _api_routes()
     if path not in PUBLIC_PATHS
     for method in sorted(route.methods - {"HEAD", "OPTIONS"})

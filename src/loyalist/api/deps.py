@@ -7,7 +7,7 @@ The session commits after the endpoint returns but *before* the response is sent
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -70,6 +70,18 @@ class require:  # noqa: N801 - reads as a declaration in route signatures
                 f"role {actor.role!r} lacks permission {self.permission!r}"
             )
         return actor
+
+
+def permission_of(route: Any) -> str | None:
+    """The permission an endpoint (`APIRoute`) requires, found in its dependency tree; None if it
+    declares none. Used by the role-matrix tests to prove every endpoint is guarded."""
+    stack: list[Any] = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, require):
+            return dependant.call.permission
+        stack.extend(dependant.dependencies)
+    return None
 
 
 def Permit(permission: str) -> Callable[..., Actor]:  # noqa: N802
