@@ -82,6 +82,9 @@ def test_cdnow_report_is_self_contained(cdnow_out: Path) -> None:
     for section in ("overview", "definitions", "retention", "cohorts", "rfm", "clv", "churn", "input"):
         assert f'id="{section}"' in html
     assert html.count('src="data:image/png;base64,') >= 6
+    for chart in ("active customers per month", "retention and churn rates", "cohort heatmap", "cohort curves",
+                  "segments", "calibration vs holdout", "churn calibration"):
+        assert f'<img alt="{chart}" src="data:image/png;base64,' in html, chart
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
     assert "ranks better" in html
@@ -220,3 +223,86 @@ def test_customers_and_feedback_files_feed_members_nps_and_churn(tmp_path: Path)
     assert summary["input"]["return_rows"] == int((frame["amount"] < 0).sum())
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="members"' in html and 'id="nps-value"' in html
+    assert '<img alt="NPS trend" src="data:image/png;base64,' in html
+    assert len(summary["nps_trend"]) >= 2
+
+
+def test_csv_export_neutralises_formula_customer_ids(tmp_path: Path) -> None:
+    """Ids come from the uploaded file; a spreadsheet must not run one as a formula."""
+    rows = ["customer_id,date,amount"]
+    for i, cid in enumerate(["=HYPERLINK(\"http://evil\")", "+1-2", "@SUM(A1)", "plain", "-3"] * 3):
+        rows.append(f'"{cid.replace(chr(34), chr(34) * 2)}",2024-0{1 + i % 9}-1{i % 9},{10 + i}')
+    data = tmp_path / "tx.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["analyze", str(data), "--as-of", "2024-12-31", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with (tmp_path / "out" / "customers.csv").open(newline="") as fh:
+        ids = sorted(row["customer_id"] for row in csv.DictReader(fh))
+    assert ids == sorted(["'=HYPERLINK(\"http://evil\")", "'+1-2", "'@SUM(A1)", "plain", "'-3"])
+    import pyarrow.parquet as pq
+
+    raw = sorted(pq.read_table(tmp_path / "out" / "customers.parquet").column("customer_id").to_pylist())
+    assert "=HYPERLINK(\"http://evil\")" in raw  # the Parquet file keeps the data as it was
+
+
+def test_segment_movement_between_two_dates(tmp_path: Path) -> None:
+    """--compare-from: segments at that date (scored on the history up to then) against --as-of."""
+    import ibis
+
+    from loyalist.analytics.rfm import rfm_table
+
+    frame = simulate_transactions(300, seed=8)
+    csv = tmp_path / "tx.csv"
+    frame.to_csv(csv, index=False)
+    result = runner.invoke(app, ["analyze", str(csv), "--as-of", "2024-06-30", "--compare-from", "2023-12-31",
+                                 "--no-charts", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    movement = json.loads((tmp_path / "out" / "summary.json").read_text())["rfm_movement"]
+    assert (movement["from"], movement["to"]) == ("2023-12-31", "2024-06-30")
+    table = ibis.duckdb.connect().create_table("tx", frame)
+    before = rfm_table(table, observation_end="2023-12-31")[["customer_id", "segment"]]
+    after = rfm_table(table, observation_end="2024-06-30")[["customer_id", "segment"]]
+    pairs = after.merge(before, on="customer_id", how="left", suffixes=("_to", "_from")).fillna(
+        {"segment_from": "(not yet a customer)"})
+    expected = pairs.groupby(["segment_from", "segment_to"]).size()
+    got = {(a, b): n for a, row in movement["counts"].items() for b, n in row.items()}
+    assert got == {k: int(v) for k, v in expected.items()}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Movement between segments (2023-12-31 → 2024-06-30)" in html
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--as-of", "31/02/2024", "--as-of: '31/02/2024' is not a date"),
+    ("--compare-from", "soon", "--compare-from: 'soon' is not a date"),
+    ("--compare-from", "2030-01-01", "segment-movement start must be before the observation end"),
+    ("--calibration-end", "2024-13-01", "--calibration-end: '2024-13-01' is not a date"),
+])
+def test_bad_date_options_are_named(tmp_path: Path, option: str, value: str, message: str) -> None:
+    csv = tmp_path / "tx.csv"
+    simulate_transactions(50, seed=2).to_csv(csv, index=False)
+    result = runner.invoke(app, ["analyze", str(csv), option, value, "--no-charts", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_order_id_and_quantity_give_orders_and_basket_size(tmp_path: Path) -> None:
+    """A file with one row per order line: orders are counted once, returns are not orders."""
+    rows = ["client,invoice_no,invoice_date,qty,total",
+            "A,I1,2024-01-05,2,10.00", "A,I1,2024-01-05,1,5.00",  # one order, two lines
+            "A,I2,2024-03-01,1,20.00", "B,I3,2024-02-02,3,30.00",
+            "B,I3-R,2024-02-09,1,-10.00",  # a return: not an order
+            "C,I4,2024-04-01,1,7.00", "C,I5,2024-05-01,4,9.00"]
+    data = tmp_path / "lines.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["analyze", str(data), "--no-charts", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["input"]["columns"] == {"customer": "client", "date": "invoice_date", "amount": "total",
+                                           "order": "invoice_no", "quantity": "qty"}
+    k = summary["kpis"]
+    assert (k["orders"], k["items"]) == (5, 12.0)
+    assert k["average_order_value"] == pytest.approx(81.0 / 5)
+    assert k["lines_per_order"] == pytest.approx(6 / 5) and k["items_per_order"] == pytest.approx(12 / 5)
+    assert '<b id="kpi-orders">5</b>' in (tmp_path / "out" / "report.html").read_text()

@@ -27,7 +27,7 @@ import pandas as pd
 from loyalist.analytics.errors import AnalyticsInputError
 from loyalist.analytics.summary import day_expr, to_day_number, validate_table
 
-__all__ = ["FEATURE_LABELS", "churn_features", "churn_labels", "ChurnModel", "evaluate_ranking",
+__all__ = ["FEATURE_LABELS", "reasons_text", "churn_features", "churn_labels", "ChurnModel", "evaluate_ranking",
            "ChurnValidation", "validate_churn_model"]
 
 FEATURE_LABELS = {
@@ -44,6 +44,13 @@ FEATURE_LABELS = {
     "nps_score": "last NPS score",
     "is_member": "member",
 }
+
+
+def _cents(values: np.ndarray) -> np.ndarray:
+    """Money sums without float noise (see summary.denoise_money)."""
+    from loyalist.analytics.summary import denoise_money
+
+    return denoise_money(values)
 
 
 def churn_features(
@@ -104,24 +111,27 @@ def churn_features(
         "customer_id": df["customer_id"].to_numpy(),
         "recency_days": end - df["last_day"].to_numpy(dtype="int64"),
         "frequency": df["frequency"].to_numpy(dtype="int64"),
-        "monetary": df["revenue"].to_numpy(dtype="float64") - df["return_value"].to_numpy(),
+        # a parallel float sum may differ in its last bit from run to run; the features (and
+        # the reasons shown to staff) must not
+        "monetary": _cents(df["revenue"].to_numpy(dtype="float64") - df["return_value"].to_numpy()),
         "tenure_days": end - df["first_day"].to_numpy(dtype="int64"),
     })
-    out["avg_value"] = df["revenue"].to_numpy(dtype="float64") / np.maximum(out["frequency"].to_numpy(), 1)
+    out["avg_value"] = np.round(_cents(df["revenue"].to_numpy(dtype="float64"))
+                                / np.maximum(out["frequency"].to_numpy(), 1), 6)
     for c in ("purchases_last_90", "purchases_prev_90", "purchases_last_365", "purchases_prev_365"):
         out[c] = df[c].fillna(0).to_numpy(dtype="int64")
     out["trend_90"] = out["purchases_last_90"] - out["purchases_prev_90"]
-    out["revenue_last_365"] = df["revenue_last_365"].fillna(0.0).to_numpy(dtype="float64")
+    out["revenue_last_365"] = _cents(df["revenue_last_365"].fillna(0.0).to_numpy(dtype="float64"))
     out["returns"] = df["returns"].to_numpy()
-    out["return_value"] = df["return_value"].to_numpy()
+    out["return_value"] = _cents(df["return_value"].to_numpy())
     if before_days is not None:
         bought_before = df["before_frequency"].fillna(0).to_numpy(dtype="int64")
         out["before_recency_days"] = np.where(bought_before > 0,
                                               end - before_days - df["before_last_day"].fillna(0).to_numpy(),
                                               np.nan)
         out["before_frequency"] = bought_before
-        out["before_monetary"] = (df["before_revenue"].fillna(0.0).to_numpy(dtype="float64")
-                                  - df["before_return_value"].fillna(0.0).to_numpy(dtype="float64"))
+        out["before_monetary"] = _cents(df["before_revenue"].fillna(0.0).to_numpy(dtype="float64")
+                                        - df["before_return_value"].fillna(0.0).to_numpy(dtype="float64"))
     out["_key"] = out["customer_id"].astype(str)
     if feedback is not None and not feedback.empty:
         from loyalist.analytics.nps import latest_score
@@ -216,25 +226,44 @@ class ChurnModel:
                 out[:, j] = base - self.model_.predict_proba(Xj)[:, 1]
         return out
 
-    def reasons(self, features: pd.DataFrame, *, top: int = 3) -> list[str]:
-        """Human-readable main drivers of each customer's churn score, separated by '; '."""
+    def reason_details(self, features: pd.DataFrame, *, top: int = 3) -> list[list[dict[str, Any]]]:
+        """Main drivers of each customer's churn score, largest first: feature, label, value,
+        typical (population median), contribution (probability points it adds) and text."""
         if features.empty:
             return []
         contrib = self.contributions(features)
         X = features[self.features_].to_numpy(dtype="float64")
-        texts = []
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+        out: list[list[dict[str, Any]]] = []
         for i in range(X.shape[0]):
-            order = np.argsort(-contrib[i])[:top]
             parts = []
-            for j in order:
-                if contrib[i, j] <= 0.005:
+            for j in order[i]:
+                c = float(contrib[i, j])
+                if c <= 0.005:
                     continue
                 name = self.features_[j]
                 label = FEATURE_LABELS.get(name, name.replace("_", " "))
-                parts.append(f"{label}: {_fmt(X[i, j])} (typical {_fmt(self.medians_[j])}, "
-                             f"+{100 * contrib[i, j]:.0f} pts)")
-            texts.append("; ".join(parts) if parts else "no single driver; overall pattern")
-        return texts
+                value, typical = _finite(X[i, j]), _finite(self.medians_[j])
+                parts.append({"feature": name, "label": label, "value": value, "typical": typical,
+                              "contribution": round(c, 4),
+                              "text": f"{label}: {_fmt(X[i, j])} (typical {_fmt(self.medians_[j])}, "
+                                      f"+{100 * c:.0f} pts)"})
+            out.append(parts)
+        return out
+
+    def reasons(self, features: pd.DataFrame, *, top: int = 3) -> list[str]:
+        """Human-readable main drivers of each customer's churn score, separated by '; '."""
+        return [reasons_text(parts) for parts in self.reason_details(features, top=top)]
+
+
+def reasons_text(parts: list[dict[str, Any]]) -> str:
+    """One line from structured reasons (what the report and the CSV show)."""
+    return "; ".join(p["text"] for p in parts) if parts else "no single driver; overall pattern"
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return None if not np.isfinite(v) else v
 
 
 def _fmt(v: float) -> str:

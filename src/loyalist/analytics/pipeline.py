@@ -29,7 +29,8 @@ from loyalist.analytics.io import InputReport
 from loyalist.analytics.nps import nps_summary, nps_trend
 from loyalist.analytics.retention import PERIODS, coarsen_periods, customer_periods, retention_from_periods
 from loyalist.analytics.rfm import score_rfm, segment_movement, segment_summary
-from loyalist.analytics.summary import compress, observed_range, summary_data
+from loyalist.analytics.risk import rank_risk, score_risk
+from loyalist.analytics.summary import compress, day_expr, observed_range, summary_data, to_day_number
 
 __all__ = ["AnalysisSettings", "Analysis", "analyze", "write_outputs"]
 
@@ -48,6 +49,7 @@ class AnalysisSettings:
     holdout_days: int | None = None  # default: half the history, at most 365 days
     calibration_end: dt.date | str | None = None  # overrides holdout_days: fit diagnostics up to this date
     compare_days: int = 90  # RFM movement: segments now vs this many days earlier
+    compare_from: dt.date | str | None = None  # RFM movement from this date instead (overrides compare_days)
     risk_list_size: int = 100
     discrete_period: str | None = None  # e.g. "year": also fit BG/BB on purchases per period
     validation_sample: int = 100_000  # customers used for model validation on larger bases
@@ -90,6 +92,10 @@ class Analysis:
             "definitions": DEFINITIONS,
             "retention": {p: df.to_dict(orient="records") for p, df in self.retention.items()},
             "rfm_segments": self.rfm_segments.to_dict(orient="records"),
+            "rfm_movement": None if self.rfm_movement.empty else {
+                "from": self.rfm_movement.attrs.get("from"), "to": self.observation_end.date().isoformat(),
+                "counts": {before: {after: int(n) for after, n in row.items() if n}
+                           for before, row in self.rfm_movement.iterrows()}},
             "clv": None if self.clv is None else {
                 "model": self.clv.model_name, "params": self.clv.params, "log_likelihood": self.clv.log_likelihood,
                 "spend_params": self.clv.spend_params, "comparison": self.clv.comparison,
@@ -97,6 +103,7 @@ class Analysis:
                 "horizon_months": self.settings.horizon_months,
                 "annual_discount_rate": self.settings.annual_discount_rate},
             "churn_model": self.churn_metrics,
+            "risk_list": self.risk_list.drop(columns=["reasons"], errors="ignore").to_dict(orient="records"),
             "model_ranking": self.model_ranking,
             "members": None if self.members is None else self.members.to_dict(orient="records"),
             "nps": self.nps,
@@ -145,6 +152,19 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _day(value: dt.date | str, option: str) -> pd.Timestamp:
+    """A date setting as a midnight timestamp; a value that is no date is named with its option."""
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise AnalyticsInputError(f"{option}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+    if pd.isna(day):
+        raise AnalyticsInputError(f"{option}: {value!r} is not a date (use YYYY-MM-DD)")
+    if day.tzinfo is not None:
+        day = day.tz_convert("UTC").tz_localize(None)
+    return day.normalize()
+
+
 def _timed(timings: dict[str, float], name: str, progress: Progress | None) -> Any:
     import time
 
@@ -167,6 +187,8 @@ def analyze(
     date_col: str = "occurred_at",
     value_col: str = "amount",
     member_col: str | None = None,
+    order_col: str | None = None,
+    quantity_col: str | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
     settings: AnalysisSettings | None = None,
@@ -180,10 +202,18 @@ def analyze(
     kw: dict[str, Any] = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
     with _timed(timings, "date range", progress):
         first, last = observed_range(table, date_col=date_col)
-    end = pd.Timestamp(s.observation_end).normalize() if s.observation_end else last
+    end = _day(s.observation_end, "--as-of") if s.observation_end else last
     if end < first:
         raise AnalyticsInputError(f"--as-of {end.date()} is before the first transaction ({first.date()})")
     span = int((end - first).days)
+    if s.calibration_end is not None:
+        _day(s.calibration_end, "--calibration-end")  # a typo fails here, not as a skipped model later
+    compare_days = s.compare_days
+    if s.compare_from is not None:
+        compare_days = int((end - _day(s.compare_from, "--compare-from")).days)
+    if compare_days <= 0:
+        raise AnalyticsInputError(f"the segment-movement start must be before the observation end ({end.date()}); "
+                                  f"got {(end - pd.Timedelta(days=compare_days)).date()}")
 
     cache: dict[pd.Timestamp, pd.DataFrame] = {}
 
@@ -240,7 +270,7 @@ def analyze(
 
     with _timed(timings, "churn features", progress):
         current = churn_features(table, as_of=end, customers=customers, feedback=feedback,
-                                 before_days=s.compare_days, **kw)
+                                 before_days=compare_days, **kw)
     churn_validation: ChurnValidation | None = None
     churn_metrics = None
     model_ranking = None
@@ -263,7 +293,7 @@ def analyze(
         if sample_table is table:
             cache.setdefault(valid_at, valid_summary)
     with _timed(timings, "RFM movement", progress):
-        before_date = end - pd.Timedelta(days=s.compare_days)
+        before_date = end - pd.Timedelta(days=compare_days)
         if before_date >= first:
             if before_date in cache:
                 before = cache[before_date]
@@ -275,6 +305,7 @@ def analyze(
                     "purchase_days": had["before_frequency"].to_numpy(),
                     "net_revenue": had["before_monetary"].to_numpy()})
             movement = segment_movement(score_rfm(before, observation_end=before_date), rfm)
+            movement.attrs["from"] = before_date.date().isoformat()
         else:
             movement = pd.DataFrame()
             notes.append(f"segment movement needs history before {before_date.date()}")
@@ -284,23 +315,15 @@ def analyze(
                                          churn_metrics or {})
 
     with _timed(timings, "risk", progress):
-        risk = current[["customer_id", "revenue_last_365", "purchases_last_365", "purchases_prev_365"]].copy()
-        if churn_validation is not None:
-            risk = risk.merge(churn_validation.scores, on="customer_id", how="left")
-            source = "supervised"
-        elif "p_alive" in customers_out:
-            risk = risk.merge(customers_out[["customer_id", "p_alive"]], on="customer_id", how="left")
-            risk["churn_probability"] = 1.0 - risk.pop("p_alive")
-            source = "1 - P(alive)"
-        else:
-            risk["churn_probability"] = np.nan
-            source = "none"
-        risk["value_at_risk"] = risk["churn_probability"] * risk["revenue_last_365"]
+        p_alive = customers_out[["customer_id", "p_alive"]] if "p_alive" in customers_out else None
+        risk, source = score_risk(current, churn_validation, p_alive)
         customers_out = customers_out.merge(risk[["customer_id", "churn_probability", "value_at_risk",
                                                   "revenue_last_365"]], on="customer_id", how="left")
-        risk_list = _risk_list(risk, current, churn_validation, customers_out, s.risk_list_size)
+        risk_list = rank_risk(risk, current, churn_validation, customers_out, s.risk_list_size)
         kpis = _kpis(full, current, risk, retention, end, span, source, clv_result, notes)
 
+    kpis.update(_order_kpis(table, end, kw, order_col or ("order_id" if "order_id" in table.columns else None),
+                            quantity_col or ("quantity" if "quantity" in table.columns else None)))
     members = None
     member_flags = _member_flags(table, customer_col, member_col, customers)
     if member_flags is not None:
@@ -350,7 +373,7 @@ def _clv(table: ibis.Table, sample_table: ibis.Table, full: pd.DataFrame, s: Ana
                                                  resolution_weeks=resolution)
     holdout = s.holdout_days or min(365, span // 2)
     if s.calibration_end is not None:
-        holdout = int((end - pd.Timestamp(s.calibration_end).normalize()).days)
+        holdout = int((end - _day(s.calibration_end, "--calibration-end")).days)
     diagnostics = None
     cal = None
     if holdout >= 7 and span - holdout >= 7:
@@ -406,21 +429,6 @@ def _rank_models(valid_summary: pd.DataFrame, v: ChurnValidation, s: AnalysisSet
                               "(fewer = riskier)", **prob}, "supervised": sup, "better_by_auc": better}
 
 
-def _risk_list(risk: pd.DataFrame, current: pd.DataFrame, v: ChurnValidation | None, customers: pd.DataFrame,
-               size: int) -> pd.DataFrame:
-    top = risk[risk["value_at_risk"] > 0].nlargest(size, "value_at_risk")
-    out = top[["customer_id", "churn_probability", "revenue_last_365", "value_at_risk"]].copy()
-    extra = customers[["customer_id", "segment", "last_purchase"] + (["p_alive"] if "p_alive" in customers else [])]
-    out = out.merge(extra, on="customer_id", how="left")
-    if v is not None and len(out):
-        feats = current.set_index("customer_id").loc[out["customer_id"]].reset_index()
-        out["reasons"] = v.model.reasons(feats)
-    else:
-        rec = current.set_index("customer_id").loc[out["customer_id"], "recency_days"].to_numpy()
-        out["reasons"] = [f"days since last purchase: {int(r)}" for r in rec]
-    return out.reset_index(drop=True)
-
-
 def _kpis(full: pd.DataFrame, current: pd.DataFrame, risk: pd.DataFrame, retention: dict[str, pd.DataFrame],
           end: pd.Timestamp, span: int, source: str, clv: clv_pipeline.ClvResult | None,
           notes: list[str]) -> dict[str, Any]:
@@ -461,6 +469,37 @@ def _kpis(full: pd.DataFrame, current: pd.DataFrame, risk: pd.DataFrame, retenti
     return kpis
 
 
+def _order_kpis(table: ibis.Table, end: pd.Timestamp, kw: dict[str, Any], order_col: str | None,
+                quantity_col: str | None) -> dict[str, Any]:
+    """Orders and basket size when the input has an order id (a file with one row per order line
+    counts each order once) and/or a quantity column; purchases only, up to the observation end."""
+    if order_col is None and quantity_col is None:
+        return {}
+    for col in (order_col, quantity_col):
+        if col is not None and col not in table.columns:
+            raise AnalyticsInputError(f"column {col!r} not in table (columns: {', '.join(table.columns)})",
+                                      column=col)
+    t = table.mutate(_day=day_expr(table, kw["date_col"]))
+    t = t.filter((t._day <= to_day_number(end)) & (t[kw["value_col"]] >= 0))
+    aggs: dict[str, Any] = {"rows": t.count(), "revenue": t[kw["value_col"]].sum()}
+    if order_col:
+        aggs["orders"] = t[order_col].nunique()
+    if quantity_col:
+        aggs["items"] = t[quantity_col].cast("float64").sum()
+    row = t.aggregate(**aggs).execute().iloc[0]
+    out: dict[str, Any] = {}
+    per = float(row["orders"]) if order_col else float(row["rows"])
+    if order_col:
+        out["orders"] = int(row["orders"])
+        out["average_order_value"] = float(row["revenue"]) / per if per else None
+        out["lines_per_order"] = float(row["rows"]) / per if per else None
+    if quantity_col:
+        out["items"] = float(row["items"] or 0.0)
+        out["items_per_order" if order_col else "items_per_purchase_row"] = float(row["items"] or 0.0) / per if per \
+            else None
+    return out
+
+
 def _member_flags(table: ibis.Table, customer_col: str, member_col: str | None,
                   customers: pd.DataFrame | None) -> pd.DataFrame | None:
     if customers is not None and "is_member" in customers:
@@ -498,6 +537,7 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, charts: bool = Tru
     import pyarrow.parquet as pq
 
     from loyalist.analytics.report import render_report
+    from loyalist.analytics.spreadsheet import neutralise
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -507,7 +547,12 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, charts: bool = Tru
     paths = {"csv": out / "customers.csv", "parquet": out / "customers.parquet", "json": out / "summary.json",
              "html": out / "report.html"}
     pq.write_table(table, paths["parquet"])
-    pacsv.write_csv(table, paths["csv"])
+    # the CSV is for spreadsheets: text cells that would run as formulas get a leading apostrophe
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype).startswith(("string", "str")):
+            safe[column] = safe[column].map(neutralise)
+    pacsv.write_csv(pa.Table.from_pandas(safe, preserve_index=False), paths["csv"])
     paths["json"].write_text(json.dumps(analysis.summary_json(), indent=2), encoding="utf-8")
     if analysis.clv is not None and analysis.clv.calibration is not None:
         cal = analysis.clv.calibration

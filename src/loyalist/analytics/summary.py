@@ -158,13 +158,23 @@ def summary_data(
     return _finish_summary(df, cal_day=cal_day, end_day=end_day, unit=time_unit_days, holdout=holdout)
 
 
+def denoise_money(values: Any) -> np.ndarray:
+    """Money sums rounded to 6 decimals.
+
+    Why: the engine sums floats in parallel, in an order that changes from run to run, so the same
+    purchases can give 38.59 once and 38.589999999999996 the next time; every model fitted on
+    the summary would then move in its last digits. Six decimals keep sub-cent prices exact and
+    remove that noise."""
+    return np.round(np.asarray(values, dtype="float64"), 6)
+
+
 def _finish_summary(df: pd.DataFrame, *, cal_day: int, end_day: int, unit: float, holdout: bool) -> pd.DataFrame:
     first = df["first_day"].to_numpy(dtype="int64")
     last = df["last_day"].to_numpy(dtype="int64")
     days = df["purchase_days"].to_numpy(dtype="int64")
     frequency = days - 1
-    revenue = df["revenue"].to_numpy(dtype="float64")
-    first_value = df["first_value"].fillna(0).to_numpy(dtype="float64")
+    revenue = denoise_money(df["revenue"].to_numpy(dtype="float64"))
+    first_value = denoise_money(df["first_value"].fillna(0).to_numpy(dtype="float64"))
     with np.errstate(divide="ignore", invalid="ignore"):
         monetary = np.where(frequency > 0, (revenue - first_value) / np.maximum(frequency, 1), 0.0)
     out = pd.DataFrame({
@@ -179,12 +189,12 @@ def _finish_summary(df: pd.DataFrame, *, cal_day: int, end_day: int, unit: float
         "transactions": df["transactions"].to_numpy(dtype="int64"),
         "revenue": revenue,
         "returns": df["returns"].fillna(0).to_numpy(dtype="int64"),
-        "return_value": df["return_value"].fillna(0.0).to_numpy(dtype="float64"),
+        "return_value": denoise_money(df["return_value"].fillna(0.0).to_numpy(dtype="float64")),
     })
-    out["net_revenue"] = out["revenue"] + out["return_value"]
+    out["net_revenue"] = denoise_money(out["revenue"] + out["return_value"])
     if holdout:
         fh = df["frequency_holdout"].fillna(0).to_numpy(dtype="int64")
-        vh = df["value_holdout"].fillna(0.0).to_numpy(dtype="float64")
+        vh = denoise_money(df["value_holdout"].fillna(0.0).to_numpy(dtype="float64"))
         out["frequency_holdout"] = fh
         out["monetary_value_holdout"] = np.where(fh > 0, vh / np.maximum(fh, 1), 0.0)
         out["duration_holdout"] = (end_day - cal_day) / unit

@@ -76,6 +76,8 @@ def analyze_command(
     holdout_days: Annotated[int | None, typer.Option(help="Holdout length for model diagnostics")] = None,
     calibration_end: Annotated[str | None, typer.Option(help="End of the calibration period for model "
                                                         "diagnostics (instead of --holdout-days)")] = None,
+    compare_from: Annotated[str | None, typer.Option("--compare-from", help="RFM segment movement from this date "
+                                                     "to --as-of (default: 90 days earlier)")] = None,
     discrete_period: Annotated[str | None, typer.Option(help="Also fit BG/BB on purchases per month/quarter/"
                                                         "year")] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Draw charts in the report")] = True,
@@ -95,7 +97,7 @@ def analyze_command(
     settings = AnalysisSettings(observation_end=as_of, model=model, horizon_months=horizon_months,
                                 annual_discount_rate=discount_rate, churn_horizon_days=churn_horizon_days,
                                 holdout_days=holdout_days, calibration_end=calibration_end,
-                                discrete_period=discrete_period)
+                                compare_from=compare_from, discrete_period=discrete_period)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=err_console, transient=False) as progress:

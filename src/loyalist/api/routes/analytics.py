@@ -4,8 +4,8 @@ Why read through the request's session: the numbers must agree with what this re
 transaction sees (and tests run inside one). The rows needed (customer, time, net - refunded
 value) are read once and handed to the same Ibis expressions `loyalist analyze` runs, on an
 in-process DuckDB; for bases too large for that, `loyalist analyze --from-db` runs them inside
-the database itself. Churn risk here is 1 - P(alive) from the BG/NBD model (fast enough per
-request); the supervised model lives in the batch report.
+the database itself. The churn-risk list is the report's (`analytics.risk`): the supervised
+model's probability when it can be trained on the history, else 1 - P(alive), with reasons.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from loyalist.api.deps import Permit, SessionDep
 from loyalist.errors import ValidationFailed
 from loyalist.types import Actor
 
-router = APIRouter(prefix="/analytics", tags=["analytics"])
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 Reader = Annotated[Actor, Permit("analytics:read")]
 AsOf = Annotated[dt.date | None, Query(description="Observation end (inclusive); default today (UTC)")]
 
@@ -73,9 +73,13 @@ def _table(session: Session, as_of: dt.date | None) -> tuple[Any, dt.date, int]:
     return con.create_table("purchases", frame), end, len(frame)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    from loyalist.analytics.pipeline import _jsonable
+def _jsonable(value: Any) -> Any:
+    from loyalist.analytics.pipeline import _jsonable as plain
 
+    return plain(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return _jsonable(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
 
 
@@ -145,30 +149,96 @@ def rfm_segments(session: SessionDep, _actor: Reader, as_of: AsOf = None) -> Row
     return Rows(as_of=end, rows=_records(segment_summary(score_rfm(s, observation_end=end))))
 
 
-@router.get("/churn-risk", response_model=Rows)
-def churn_risk(session: SessionDep, _actor: Reader, as_of: AsOf = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Rows:
-    """Customers ranked by value at risk = (1 - P(alive)) x revenue in the last 365 days."""
-    from loyalist.analytics import clv_pipeline
-    from loyalist.analytics.errors import AnalyticsInputError
-    from loyalist.analytics.summary import summary_data
+class Movement(BaseModel):
+    from_date: dt.date
+    as_of: dt.date
+    counts: dict[str, dict[str, int]] = Field(description="customers by segment at from_date (outer key; "
+                                              "'(not yet a customer)' for newcomers) and at as_of (inner key)")
+
+
+@router.get("/rfm/movement", response_model=Movement)
+def rfm_movement(session: SessionDep, _actor: Reader, from_date: Annotated[dt.date, Query(
+                     alias="from", description="Earlier scoring date (inclusive)")],
+                 as_of: AsOf = None) -> Movement:
+    """How many customers moved from each RFM segment at `from` to each segment at `as_of`."""
+    from loyalist.analytics.rfm import rfm_table, segment_movement
 
     table, end, rows = _table(session, as_of)
+    if from_date >= end:
+        raise ValidationFailed(f"from: must be before as_of ({end})", field="from")
     if rows == 0:
-        return Rows(as_of=end, rows=[])
-    s = summary_data(table, observation_end=end)
+        return Movement(from_date=from_date, as_of=end, counts={})
+    after = rfm_table(table, observation_end=end)
+    before_rows = table.filter(table.occurred_at < pd.Timestamp(from_date) + pd.Timedelta(days=1))
+    if before_rows.count().execute() == 0:
+        before = after.iloc[0:0]
+    else:
+        before = rfm_table(before_rows, observation_end=from_date)
+    matrix = segment_movement(before, after)
+    counts = {str(b): {str(a): int(n) for a, n in row.items() if n} for b, row in matrix.iterrows()}
+    return Movement(from_date=from_date, as_of=end, counts=counts)
+
+
+class RiskReason(BaseModel):
+    """One driver of a churn score: the customer's value next to the typical one."""
+
+    feature: str
+    label: str
+    value: float | None
+    typical: float | None
+    contribution: float | None = Field(description="probability points this feature adds (supervised model)")
+    text: str
+
+
+class RiskRow(BaseModel):
+    customer_id: int
+    churn_probability: float | None
+    p_alive: float | None
+    revenue_last_365: float
+    value_at_risk: float
+    segment: str | None
+    last_purchase: dt.date | None
+    days_since_last_purchase: int
+    reasons: list[RiskReason]
+
+
+class RiskList(BaseModel):
+    as_of: dt.date
+    horizon_days: int
+    source: Literal["supervised", "1 - P(alive)", "none"] = Field(
+        description="where churn_probability comes from: the supervised model when it could be trained and "
+                    "validated on the history, else 1 - P(alive) of the BG/NBD model")
+    definition: str
+    revenue_at_risk: float
+    model_metrics: dict[str, Any] = Field(description="supervised model on the later (holdout) period: auc, "
+                                          "precision_at_k, k, base_rate, n")
+    notes: list[str]
+    rows: list[RiskRow]
+
+
+@router.get("/churn-risk", response_model=RiskList)
+def churn_risk(session: SessionDep, _actor: Reader, as_of: AsOf = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+               horizon_days: Annotated[int, Query(ge=7, le=365, description="churn = no purchase within this "
+                                                  "many days")] = 90) -> RiskList:
+    """Customers ranked by value at risk (churn probability x revenue in the last 365 days) with the
+    reasons behind each score: the same list, scores and reasons as the `loyalist analyze` report."""
+    from loyalist.analytics.errors import AnalyticsInputError
+    from loyalist.analytics.pipeline import DEFINITIONS
+    from loyalist.analytics.risk import churn_risk_list
+
+    table, end, rows = _table(session, as_of)
+    definition = f"{DEFINITIONS['value_at_risk']}; churn probability: {DEFINITIONS['churn_probability']}"
+    if rows == 0:
+        return RiskList(as_of=end, horizon_days=horizon_days, source="none", definition=definition,
+                        revenue_at_risk=0.0, model_metrics={}, notes=["no purchases up to the as-of date"], rows=[])
     try:
-        model = clv_pipeline.fit_transaction_model(s)
-    except (AnalyticsInputError, ValueError) as exc:
-        raise ValidationFailed(f"cannot fit the purchase model on these data: {exc}") from exc
-    pred = clv_pipeline.predict_customers(s, model, None)
-    frame = table.execute()
-    last_year = frame[frame["occurred_at"] >= pd.Timestamp(end) - pd.Timedelta(days=364)]
-    revenue = last_year.groupby("customer_id")["amount"].sum()
-    out = pd.DataFrame({"customer_id": s["customer_id"], "last_purchase": s["last_purchase"],
-                        "p_alive": pred["p_alive"], "churn_probability": 1.0 - pred["p_alive"]})
-    out["revenue_last_365"] = revenue.reindex(out["customer_id"]).fillna(0.0).to_numpy()
-    out["value_at_risk"] = out["churn_probability"] * out["revenue_last_365"]
-    out["days_since_last_purchase"] = (pd.Timestamp(end) - pd.to_datetime(out["last_purchase"])).dt.days
-    top = out[out["value_at_risk"] > 0].nlargest(limit, "value_at_risk")
-    return Rows(as_of=end, rows=_records(top))
+        result = churn_risk_list(table, observation_end=end, horizon_days=horizon_days, size=limit)
+    except AnalyticsInputError as exc:
+        raise ValidationFailed(f"cannot rank churn risk on these data: {exc.message}") from exc
+    frame = result.rows.drop(columns=["reasons"]).rename(columns={"reason_details": "reasons"})
+    frame["last_purchase"] = pd.to_datetime(frame["last_purchase"]).dt.date
+    return RiskList(as_of=end, horizon_days=horizon_days, source=result.source,  # type: ignore[arg-type]
+                    definition=definition, revenue_at_risk=result.revenue_at_risk,
+                    model_metrics=_jsonable(result.metrics), notes=result.notes,
+                    rows=[RiskRow(**r) for r in _records(frame)])
