@@ -2,11 +2,13 @@
 
     python bench/ledger.py                     # 1,000,000 imported events, both backends
     python bench/ledger.py --events 100000 --seconds 5 --backends sqlite
+    python bench/ledger.py --workers 1,2               # HTTP levels with 1 and with 2 uvicorn workers
 
 For each backend, in a scratch database (a temp SQLite file; a throw-away PostgreSQL database):
 1. migrate, create one earning rule (1 point per EUR) and an integration API key;
-2. start a real uvicorn server on 127.0.0.1 (one worker) and post purchase events from 1, 8
-   and 32 concurrent httpx clients for `--seconds` each: accruals/s and p50/p95/p99 latency;
+2. start a real uvicorn server on 127.0.0.1 (one worker; `--workers 1,2` repeats the phase with
+   each count) and post purchase events from 1, 8 and 32 concurrent httpx clients for
+   `--seconds` each: accruals/s and p50/p95/p99 latency;
 3. write `--events` purchase events to a CSV file and time `bulk.import_events` (events/s),
    customers already known (they were created by a warm-up import, timed separately).
 Then `pgbench -i` and `pgbench -b tpcb-like -c 8 -T 10` against a scratch PostgreSQL database,
@@ -127,28 +129,35 @@ async def load(base: str, key: str, clients: int, seconds: float, customers: int
     return len(latencies), latencies, errors
 
 
-def http_phase(url: str, key: str, seconds: float, customers: int) -> list[dict[str, float]]:
+def http_phase(url: str, key: str, seconds: float, customers: int, workers: int = 1) -> list[dict[str, float]]:
     port = free_port()
-    env = {**os.environ, "LOYALIST_DATABASE_URL": url}
+    env = {**os.environ, "LOYALIST_DATABASE_URL": url,
+           "LOYALIST_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "loyalist.api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env)
+         "--log-level", "warning", "--no-access-log", "--workers", str(workers)], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        started = time.perf_counter()
+        while True:  # a loaded machine can take minutes to start workers that import the whole app
+            if server.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {server.returncode}")
+            if time.perf_counter() - started > 300:
+                raise RuntimeError("uvicorn did not answer /healthz within 300 s")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                time.sleep(0.2)
         results = []
         for clients in (1, 8, 32):
             count, lat, errors = asyncio.run(load(base, key, clients, seconds, customers))
             results.append({"clients": clients, "rate": count / seconds, "p50": percentile(lat, 0.5) * 1000,
                             "p95": percentile(lat, 0.95) * 1000, "p99": percentile(lat, 0.99) * 1000,
-                            "errors": errors})
+                            "errors": errors, "workers": workers})
             print(f"    {clients:>2} clients: {count / seconds:8.1f} accruals/s  p50 {results[-1]['p50']:.1f} ms"
-                  f"  p95 {results[-1]['p95']:.1f} ms  p99 {results[-1]['p99']:.1f} ms  errors {errors}", flush=True)
+                  f"  p95 {results[-1]['p95']:.1f} ms  p99 {results[-1]['p99']:.1f} ms  errors {errors}"
+                  f"  ({workers} worker{'s' if workers > 1 else ''})", flush=True)
         return results
     finally:
         server.terminate()
@@ -201,8 +210,10 @@ def run_backend(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         write_events(warm, args.customers, args.customers, "w")
         created, secs = timed_import(url, warm)
         print(f"[{kind}] warm-up import: {created} events, {args.customers} new customers in {secs:.1f}s", flush=True)
-        print(f"[{kind}] HTTP accruals ({args.seconds:.0f}s per level, 1 uvicorn worker)", flush=True)
-        http = http_phase(url, key, args.seconds, args.customers)
+        http = []
+        for workers in args.worker_counts:
+            print(f"[{kind}] HTTP accruals ({args.seconds:.0f}s per level, {workers} uvicorn worker(s))", flush=True)
+            http += http_phase(url, key, args.seconds, args.customers, workers)
         data = workdir / f"events-{kind}.csv"
         write_events(data, args.events, args.customers, "b")
         created, secs = timed_import(url, data)
@@ -223,7 +234,9 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("LOYALIST_BENCH_PG_URL", DEFAULT_PG),
                         help="an existing PostgreSQL database used to create/drop scratch databases")
     parser.add_argument("--no-pgbench", action="store_true")
+    parser.add_argument("--workers", default="1", help="uvicorn worker counts for the HTTP phase, e.g. 1,2")
     args = parser.parse_args()
+    args.worker_counts = [int(w) for w in args.workers.split(",")]
     load_all_models()
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,10 +247,12 @@ def main() -> None:
     for kind, res in results.items():
         for row in res["http"]:  # type: ignore[attr-defined]
             print(f"{kind:8} HTTP {row['clients']:>2} clients  {row['rate']:8.1f} accruals/s  "
-                  f"p50 {row['p50']:6.1f} ms  p95 {row['p95']:6.1f} ms  p99 {row['p99']:6.1f} ms")
+                  f"p50 {row['p50']:6.1f} ms  p95 {row['p95']:6.1f} ms  p99 {row['p99']:6.1f} ms  "
+                  f"workers {row['workers']}")
         print(f"{kind:8} bulk import {res['import_events']:,} events: {res['import_rate']:,.0f} events/s")
     if tps:
-        ours = next(r["rate"] for r in results["postgres"]["http"] if r["clients"] == 8)  # type: ignore[index]
+        ours = next(r["rate"] for r in results["postgres"]["http"]  # type: ignore[index]
+                    if r["clients"] == 8 and r["workers"] == args.worker_counts[0])
         print(f"pgbench tpcb-like -c 8 -T 10: {tps:,.0f} tps; our PostgreSQL accruals at 8 clients = "
               f"{ours / tps:.1%} of pgbench")
 

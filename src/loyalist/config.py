@@ -30,8 +30,30 @@ class Settings(BaseSettings):
         default="allow_negative",
         description="Returns after the points were spent: debt repaid later, or take what is there",
     )
+    config_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="How long a process reuses earning rules and API-key checks before re-reading them "
+                    "(changes made in the same process apply at once; 0 = always re-read)")
     demo_mode: bool = False
     sql_echo: bool = False
+    trust_forwarded_for: bool = Field(
+        default=False, description="Take the client address from X-Forwarded-For (only behind your own proxy)")
+    log_format: Literal["json", "text"] = Field(default="json", description="Log lines as JSON or plain text")
+    log_level: str = Field(default="INFO", description="Python logging level")
+    # where customers reach us: signed links (surveys, unsubscribe, portal sign-in) are built on it
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="Base URL in emailed links")
+    business_name: str = Field(default="Loyalist demo shop", description="Shown in messages and pages")
+    # outgoing email
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for email")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = Field(default="Loyalist <no-reply@loyalist.local>", description="From: of every email")
+    # outgoing SMS through a generic HTTP gateway
+    sms_gateway_url: str | None = Field(default=None, description="POST endpoint of the SMS gateway")
+    sms_gateway_token: str | None = None
+    sms_provider: str = Field(default="generic_http", description="SMS transport class name")
 
     @field_validator("default_currency")
     @classmethod
@@ -45,6 +67,28 @@ class Settings(BaseSettings):
 
         ZoneInfo(value)  # raises for an unknown zone, naming it
         return value
+
+
+class UnsafeConfiguration(ValueError):
+    """The settings are fine for a demo or a test, not for serving real customers."""
+
+
+def check_production_ready(settings: Settings) -> None:
+    """Refuse to serve with settings that would be unsafe in production.
+
+    Why at start-up: a default secret key lets anyone forge survey links, portal sign-in links,
+    unsubscribe links and webhook signatures. Demo mode (`loyalist demo`) is the one exception.
+    """
+    if settings.demo_mode:
+        return
+    problems = []
+    if settings.secret_key == DEFAULT_SECRET:
+        problems.append("LOYALIST_SECRET_KEY is the built-in default; set a random secret "
+                        "(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    elif len(settings.secret_key) < 32:
+        problems.append("LOYALIST_SECRET_KEY is shorter than 32 characters")
+    if problems:
+        raise UnsafeConfiguration("; ".join(problems))
 
 
 @lru_cache(maxsize=1)

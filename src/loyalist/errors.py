@@ -86,3 +86,17 @@ class PermissionDenied(DomainError):
 class Unauthenticated(DomainError):
     code = "unauthenticated"
     status_code = 401
+
+
+class InvalidToken(DomainError):
+    """A signed link, session token or webhook signature is tampered with, expired or already used."""
+
+    code = "invalid_token"
+    status_code = 403
+
+
+class RateLimited(DomainError):
+    """Too many attempts from one client in a window; `details["retry_after"]` says when to retry."""
+
+    code = "rate_limited"
+    status_code = 429

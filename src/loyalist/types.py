@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -20,6 +21,8 @@ Points = int
 Money = Decimal
 
 MONEY_QUANTUM = Decimal("0.0001")
+# NUMERIC(18,4) holds less than 10^14; larger amounts are refused as input, never truncated
+MAX_MONEY = Decimal("1e14")
 CENT = Decimal("0.01")
 
 
@@ -35,11 +38,17 @@ def to_money(value: Any, *, field: str = "amount") -> Decimal:
         raise ValidationFailed(f"{field}: not a valid amount: {value!r}", field=field) from exc
     if not amount.is_finite():
         raise ValidationFailed(f"{field}: amount must be finite", field=field)
+    if abs(amount) >= MAX_MONEY:
+        raise ValidationFailed(f"{field}: amount too large (at most 14 digits before the point)", field=field)
     return amount.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (so that SQLite keeps ROWID autoincrement semantics).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# A row id as API input: positive and within BIGINT, so a larger number is a 422 naming the field
+# instead of a driver error ("bigint out of range") when it reaches a query.
+MAX_ROW_ID = 2**63 - 1  # BIGINT: a larger id can exist nowhere, and PostgreSQL refuses to compare it
+RowId = Annotated[int, Field(gt=0, le=MAX_ROW_ID)]
 JSONDoc = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from tests.conftest import STAFF_ACTOR
 from tests.ledger.helpers import new_customer
 
@@ -125,4 +125,40 @@ def test_expiry_job_racing_redemptions_expires_each_lot_once(committed_engine, f
         kinds = s.execute(select(LedgerEntry.kind, func.count()).group_by(LedgerEntry.kind)).all()
         assert dict(kinds) == {"earn": 2 * len(ids), "expire": len(ids)}
         assert all(ledger.get_balance(s, c).available == 50 for c in ids)
+        assert ledger.reconcile(s).ok
+
+
+def test_writers_of_different_customers_never_wait_for_each_other(committed_engine) -> None:
+    """No shared row: while one transaction holds a credit and a redemption of customer A open,
+    credits and redemptions of customer B commit at once (a cached `issued`/`redemption` balance
+    would make B wait for A's row lock). PostgreSQL only: SQLite has one writer by design."""
+    if committed_engine.dialect.name != "postgresql":
+        return
+    factory = make_session_factory(committed_engine)
+    a, b = _customer(factory), _customer(factory)
+    with unit_of_work(factory) as s:  # (the first use of a system account creates its row)
+        ledger.earn(s, customer_id=b, points=51, source="pos", idempotency_key="b-seed", reason="seed",
+                    actor=STAFF_ACTOR)
+        ledger.redeem(s, customer_id=b, points=1, source="pos", idempotency_key="b-seed-r", reason="seed",
+                      actor=STAFF_ACTOR)
+        ledger.earn(s, customer_id=a, points=1, source="pos", idempotency_key="a-seed", reason="seed",
+                    actor=STAFF_ACTOR)
+    holder = factory()
+    try:
+        holder.begin()
+        ledger.earn(holder, customer_id=a, points=10, source="pos", idempotency_key="a-1", reason="open",
+                    actor=STAFF_ACTOR)
+        ledger.redeem(holder, customer_id=a, points=5, source="pos", idempotency_key="a-2", reason="open",
+                      actor=STAFF_ACTOR)
+        with unit_of_work(factory) as s:
+            s.execute(text("SET LOCAL lock_timeout = '3s'"))
+            ledger.earn(s, customer_id=b, points=10, source="pos", idempotency_key="b-1", reason="meanwhile",
+                        actor=STAFF_ACTOR)
+            ledger.redeem(s, customer_id=b, points=20, source="pos", idempotency_key="b-2", reason="meanwhile",
+                          actor=STAFF_ACTOR)
+        holder.commit()
+    finally:
+        holder.close()
+    with unit_of_work(factory) as s:
+        assert (ledger.get_balance(s, a).available, ledger.get_balance(s, b).available) == (6, 40)
         assert ledger.reconcile(s).ok

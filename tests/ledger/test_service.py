@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from tests.ledger.helpers import T0, assert_consistent, ledger_rows, new_customer
 
 from loyalist.customers import service as customers
@@ -20,7 +21,7 @@ from loyalist.errors import (
 )
 from loyalist.interactions import service as interactions
 from loyalist.ledger import service as ledger
-from loyalist.ledger.models import LedgerAccount
+from loyalist.ledger.models import LedgerAccount, LedgerPosting
 
 
 def _earn(session, actor, c, points, key, **kw):  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ def _redeem(session, actor, c, points, key, **kw):  # type: ignore[no-untyped-de
 
 
 def _accounts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    return {code: bal for code, bal in session.execute(select(LedgerAccount.code, LedgerAccount.balance)) if bal}
+    return {code: bal for code, bal in ledger.account_balances(session).items() if bal}
 
 
 # --- idempotency ---------------------------------------------------------------------------
@@ -386,11 +387,36 @@ def test_points_earned_in_window_nets_returns(session, actor, customer_id, froze
 
 def test_reconcile_reports_a_tampered_balance(session, actor, customer_id, frozen) -> None:
     _earn(session, actor, customer_id, 100, "e")
-    session.execute(update(LedgerAccount).where(LedgerAccount.code == "issued").values(balance=-90))
+    code = f"customer:{customer_id}:available"
+    session.execute(update(LedgerAccount).where(LedgerAccount.code == code).values(balance=90))
     report = ledger.reconcile(session)
     assert not report.ok
     assert [(m.check, m.subject, m.expected, m.actual) for m in report.mismatches] == [
-        ("account_balance", "issued", -100, -90), ("global_balance", "all accounts", 0, 10)]
+        ("account_balance", code, 100, 90), ("global_balance", "all accounts", 0, -10),
+        ("available_lots", code, 90, 100)]
+
+
+def test_reconcile_reports_a_tampered_posting(session, actor, customer_id, frozen) -> None:
+    """System accounts have no cached balance, so tampering with their side of an entry must
+    still be caught: by the entry's balance and by the global sums."""
+    entry = _earn(session, actor, customer_id, 100, "e")
+    issued = session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == "issued"))
+    session.execute(update(LedgerPosting).where(LedgerPosting.entry_id == entry.id,
+                                                LedgerPosting.account_id == issued).values(amount=-90))
+    report = ledger.reconcile(session)
+    assert not report.ok
+    assert [(m.check, m.subject, m.expected, m.actual) for m in report.mismatches] == [
+        ("global_sum", "all postings", 0, 10), ("global_balance", "all accounts", 0, 10),
+        ("entry_balanced", f"entry {entry.id}", 0, 10)]
+
+
+def test_reconcile_reports_a_cached_system_balance(session, actor, customer_id, frozen) -> None:
+    """A system account must not carry a cached balance: the CHECK constraint refuses one, so
+    only a schema without it could hold a stale copy; reconcile would name it."""
+    _earn(session, actor, customer_id, 100, "e")
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(update(LedgerAccount).where(LedgerAccount.code == "issued").values(balance=-100))
+    assert ledger.reconcile(session).ok
 
 
 def test_export_and_view_sections(session, actor, customer_id, frozen) -> None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from tests.ledger.helpers import T0, assert_consistent
 
 from loyalist.ledger import service as ledger
-from loyalist.ledger.models import LedgerAccount
 
 
 def _balances(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    rows = session.execute(select(LedgerAccount.code, LedgerAccount.balance).order_by(LedgerAccount.code))
-    return {code: balance for code, balance in rows}
+    """Every account's balance: customers' cached balances, system accounts' posting sums."""
+    return ledger.account_balances(session)
 
 
 def test_earn_100_redeem_40_expire_10_leaves_50(session, actor, customer_id, frozen) -> None:

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import func, select
+from tests.parallel import run_in_parallel
 
 from loyalist.db import make_session_factory, unit_of_work
-from loyalist.errors import DomainError
 from loyalist.ledger import service as ledger
 from loyalist.rewards import service
 from loyalist.rewards.models import Redemption, Voucher
 
 from .conftest import make_customer, make_reward
-
-
-def _parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run work(i) in n threads released together; return results or the DomainError raised."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except DomainError as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_stock_is_never_oversold(committed_engine, actor) -> None:
@@ -49,7 +26,7 @@ def test_stock_is_never_oversold(committed_engine, actor) -> None:
             return service.redeem_reward(s, customer_id=customers[i % 10], reward_id=reward_id,
                                          idempotency_key=f"par-{i}", actor=actor).id
 
-    results = _parallel(20, redeem)
+    results = run_in_parallel(20, redeem)
     outcome = Counter(type(r).__name__ for r in results)
     assert outcome == {"int": 5, "OutOfStock": 15}
     with unit_of_work(factory) as s:
@@ -73,7 +50,7 @@ def test_same_key_in_parallel_charges_once(committed_engine, actor) -> None:
             return service.redeem_reward(s, customer_id=cid, reward_id=reward_id, idempotency_key="same",
                                          actor=actor).id
 
-    results = _parallel(6, redeem)
+    results = run_in_parallel(6, redeem)
     assert len(set(results)) == 1 and isinstance(results[0], int)
     with unit_of_work(factory) as s:
         assert ledger.get_balance(s, cid).available == 900
@@ -91,7 +68,7 @@ def test_voucher_consumed_once_under_concurrency(committed_engine, actor) -> Non
         with unit_of_work(factory) as s:
             return service.consume_voucher(s, code=code, actor=actor, store=f"till-{i}").status
 
-    results = _parallel(10, consume)
+    results = run_in_parallel(10, consume)
     outcome = Counter(r if isinstance(r, str) else type(r).__name__ for r in results)
     assert outcome == {"consumed": 1, "InvalidState": 9}
     with unit_of_work(factory) as s:
@@ -109,7 +86,7 @@ def test_per_customer_limit_holds_under_concurrency(committed_engine, actor) -> 
             return service.redeem_reward(s, customer_id=cid, reward_id=reward_id, idempotency_key=f"lim-{i}",
                                          actor=actor).id
 
-    outcome = Counter(type(r).__name__ for r in _parallel(8, redeem))
+    outcome = Counter(type(r).__name__ for r in run_in_parallel(8, redeem))
     assert outcome == {"int": 2, "LimitExceeded": 6}
     with unit_of_work(factory) as s:
         assert ledger.get_balance(s, cid).available == 800
@@ -128,7 +105,7 @@ def test_cancel_racing_consume_has_one_winner(committed_engine, actor) -> None:
                 return service.consume_voucher(s, code=red.voucher.code, actor=actor).status
             return service.cancel_redemption(s, redemption_id=red.id, actor=actor).status
 
-    results = _parallel(6, act)
+    results = run_in_parallel(6, act)
     winners = [r for r in results if isinstance(r, str)]
     assert len(winners) == 1 and all(type(r).__name__ == "InvalidState" for r in results if r not in winners)
     with unit_of_work(factory) as s:

@@ -70,8 +70,9 @@ def list_entries(
     action: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    actor: str | None = None,
 ) -> AuditPage:
-    """Newest first, filtered by target and/or action."""
+    """Newest first, filtered by target, action and/or actor name (case-insensitive substring)."""
     query = select(AuditEntry)
     if target_type:
         query = query.where(AuditEntry.target_type == target_type)
@@ -79,6 +80,8 @@ def list_entries(
         query = query.where(AuditEntry.target_id == str(target_id))
     if action:
         query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor_name.icontains(actor, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
@@ -86,3 +89,24 @@ def list_entries(
     return AuditPage(
         items=[AuditRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )
+
+
+def record_many(session: Session, *, actor: Actor, action: str, target_type: str,
+                items: list[tuple[Any, dict[str, Any] | None]]) -> int:
+    """Append one audit row per (target_id, after) in a single executemany.
+
+    Why: bulk operations (a customer import of thousands of rows) must still leave one audit row
+    per changed record, without paying a round trip per row.
+    """
+    if not items:
+        return 0
+    from sqlalchemy import insert
+
+    now = clock.now()
+    rid = current_request_id.get()
+    session.execute(insert(AuditEntry), [
+        {"occurred_at": now, "actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name,
+         "action": action, "target_type": target_type, "target_id": None if tid is None else str(tid),
+         "before": None, "after": jsonable(after) if after is not None else None, "request_id": rid}
+        for tid, after in items])
+    return len(items)

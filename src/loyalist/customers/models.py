@@ -75,6 +75,27 @@ class CustomerConsent(Base):
     __table_args__ = (Index("ix_customer_consents_customer_channel", "customer_id", "channel", "recorded_at"),)
 
 
+class CustomerConsentCurrent(Base):
+    """Derived: the latest decision per (customer, channel) — the row of `customer_consents` with
+    the greatest (recorded_at, id) — kept in step in the same transaction as every consent write
+    (customers.consent_state). Segments read it instead of an anti-join over the whole history;
+    `loyalist segments rebuild-summaries` recomputes it from the history."""
+
+    __tablename__ = "customer_consent_current"
+
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True,
+                                             autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    consent_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_customer_consent_current_channel", "channel", "granted", "customer_id"),
+        Index("ix_customer_consent_current_recorded", "recorded_at"),
+    )
+
+
 class CustomerTag(Base):
     """A tag per row (not a JSON list) so that segments can filter on it in plain SQL."""
 

@@ -15,7 +15,7 @@ from loyalist.interactions.schemas import InteractionPage, InteractionRead
 
 STATUSES = ("active", "closed", "merged", "erased")
 CONTACT_CHANNELS: frozenset[str] = frozenset({"email", "sms", "phone", "push", "post", "webhook", "messenger"})
-CONSENT_SOURCES: frozenset[str] = frozenset({"portal", "api", "import", "staff", "system"})
+CONSENT_SOURCES: frozenset[str] = frozenset({"portal", "api", "import", "staff", "system", "unsubscribe_link"})
 CUSTOMER_VALUES: frozenset[str] = frozenset({
     "discounts", "personal_attention", "greetings", "early_access", "service_quality", "convenience",
     "exclusivity", "recognition", "gifts", "sustainability",

@@ -14,7 +14,7 @@ Rules kept here:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from loyalist import clock
 from loyalist.audit import service as audit
-from loyalist.customers import hooks
+from loyalist.customers import consent_state, hooks
 from loyalist.customers.models import Customer, CustomerAddress, CustomerConsent, CustomerTag, CustomerValue
 from loyalist.customers.schemas import (
     ADDRESS_LABELS,
@@ -344,8 +344,9 @@ _FAST_INSERT: dict[str, Any] = {}
 
 # --------------------------------------------------------------------------- create / read / update
 
-def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> CustomerRead:
-    """Create a profile (optionally with tags, values, an address and consents) in one go."""
+def _prepare(data: CustomerCreate) -> tuple[dict[str, Any], list[str], list[str], list[dict[str, Any]],
+                                            dict[str, Any] | None]:
+    """Validate and normalise one new profile: (columns, tags, values, consents, address)."""
     locale = _locale(data.locale)
     address = _address(data.address) if data.address is not None else None
     values: dict[str, Any] = {
@@ -362,11 +363,15 @@ def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> 
         "preferred_channel": _channel(data.preferred_channel),
         "values_note": _text(data.values_note, "values_note", 2000),
     }
-    tags = sorted({normalise_tag(t) for t in data.tags})
-    value_set = _values(data.values)
-    consents = [_consent(c) for c in data.consents]
     if not any(values[f] for f in ("external_id", "email", "phone", "first_name", "last_name", "display_name")):
         raise ValidationFailed("external_id: give at least an external_id, email, phone or name", field="external_id")
+    tags = sorted({normalise_tag(t) for t in data.tags})
+    return values, tags, _values(data.values), [_consent(c) for c in data.consents], address
+
+
+def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> CustomerRead:
+    """Create a profile (optionally with tags, values, an address and consents) in one go."""
+    values, tags, value_set, consents, address = _prepare(data)
     if values["external_id"] and _external_taken(session, values["external_id"]):
         raise Conflict(f"external_id: customer {values['external_id']!r} already exists", field="external_id")
     if values["email"] and _email_taken(session, values["email"]):
@@ -383,9 +388,11 @@ def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> 
     if address is not None:
         session.add(CustomerAddress(customer_id=row.id, valid_from=now, valid_to=None,
                                     source=_timeline_channel(actor), **address))
-    for c in consents:
-        session.add(CustomerConsent(customer_id=row.id, recorded_at=now, actor=actor.label, **c))
+    new_consents = [CustomerConsent(customer_id=row.id, recorded_at=now, actor=actor.label, **c) for c in consents]
+    session.add_all(new_consents)
     session.flush()
+    for consent in new_consents:
+        consent_state.apply_consent(session, consent)
     interactions.record(session, customer_id=row.id, kind="profile_change", channel=_timeline_channel(actor),
                         summary="Customer profile created", actor=actor, occurred_at=now,
                         data={"event": "created"})
@@ -398,9 +405,109 @@ def create_customer(session: Session, *, data: CustomerCreate, actor: Actor) -> 
     return _read(row, tags, value_set)
 
 
+def create_customers(session: Session, *, items: Sequence[CustomerCreate], actor: Actor,
+                     on_progress: Callable[[int, int], None] | None = None) -> list[int]:
+    """Create many profiles set-based (import, demo): the same validation and the same rows as
+    `create_customer` — profile, tags, values, address, consent history, timeline and one audit
+    row per customer — in a handful of statements per batch instead of a dozen per customer.
+
+    All or nothing: a bad row raises ValidationFailed naming its line (1-based), a duplicate
+    external id or email (in the batch or already stored) raises Conflict naming its line, and
+    nothing is written.
+    """
+    prepared = []
+    seen_ext: dict[str, int] = {}
+    seen_email: dict[str, int] = {}
+    for line, data in enumerate(items, start=1):
+        try:
+            row = _prepare(data)
+        except ValidationFailed as exc:
+            exc.line = line
+            exc.message = f"line {line}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        ext, email = row[0]["external_id"], row[0]["email"]
+        for key, seen, name in ((ext, seen_ext, "external_id"), (email, seen_email, "email")):
+            if key and key in seen:
+                raise Conflict(f"line {line}: {name} {key!r} repeats line {seen[key]}", field=name, line=line)
+            if key:
+                seen[key] = line
+        prepared.append(row)
+    for column, seen, name in ((Customer.external_id, seen_ext, "external_id"), (Customer.email, seen_email, "email")):
+        keys = list(seen)
+        for start in range(0, len(keys), 500):
+            query = select(column).where(column.in_(keys[start:start + 500]))
+            if name == "email":
+                query = query.where(Customer.status.in_(("active", "closed")))
+            taken = session.scalars(query.limit(1)).first()
+            if taken is not None:
+                line = seen[taken]
+                raise Conflict(f"line {line}: {name} {taken!r} already exists", field=name, line=line)
+
+    now = clock.now()
+    channel = _timeline_channel(actor)
+    ids: list[int] = []
+    batch = 1000
+    for start in range(0, len(prepared), batch):
+        chunk = prepared[start:start + batch]
+        result = session.execute(
+            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            [{**values, "status": "active", "created_at": now, "updated_at": now} for values, *_ in chunk])
+        chunk_ids = [int(r[0]) for r in result]
+        ids.extend(chunk_ids)
+        tag_rows, value_rows, address_rows, consent_rows, timeline, audits = [], [], [], [], [], []
+        for cid, (values, tags, value_set, consents, address) in zip(chunk_ids, chunk, strict=True):
+            tag_rows += [{"customer_id": cid, "tag": tag, "created_at": now} for tag in tags]
+            value_rows += [{"customer_id": cid, "value": v} for v in value_set]
+            if address is not None:
+                address_rows.append({"customer_id": cid, "valid_from": now, "valid_to": None, "source": channel,
+                                     **address})
+            consent_rows += [{"customer_id": cid, "recorded_at": now, "actor": actor.label, **c} for c in consents]
+            timeline.append({"customer_id": cid, "kind": "profile_change", "channel": channel,
+                             "summary": "Customer profile created", "actor": actor, "occurred_at": now,
+                             "data": {"event": "created"}})
+            audits.append((cid, {**_snapshot({**values, "status": "active"}), "tags": tags, "values": value_set,
+                                 "address": address is not None,
+                                 "consents": {c["channel"]: c["granted"] for c in consents}}))
+        for model, rows in ((CustomerTag, tag_rows), (CustomerValue, value_rows), (CustomerAddress, address_rows)):
+            if rows:
+                session.execute(insert(model), rows)
+        if consent_rows:
+            stored = session.execute(
+                insert(CustomerConsent).returning(CustomerConsent.id, sort_by_parameter_order=True), consent_rows)
+            consent_ids = [int(r[0]) for r in stored]
+            consent_state.apply_consents(session, [{**row, "id": i} for i, row in zip(consent_ids, consent_rows,
+                                                                                       strict=True)])
+            for consent_id, row in zip(consent_ids, consent_rows, strict=True):
+                word = "granted" if row["granted"] else "withdrawn"
+                timeline.append({"customer_id": row["customer_id"], "kind": "consent_change", "channel": channel,
+                                 "summary": f"Consent for {row['channel']} {word}", "actor": actor,
+                                 "occurred_at": now, "data": {"consent_id": consent_id, "channel": row["channel"],
+                                                              "granted": row["granted"], "source": row["source"]}})
+        interactions.record_many(session, timeline)
+        audit.record_many(session, actor=actor, action="customer.create", target_type="customer", items=audits)
+        if on_progress is not None:
+            on_progress(len(ids), len(prepared))
+    return ids
+
+
 def get_customer(session: Session, customer_id: int) -> CustomerRead:
     """The profile as stored (a merged duplicate is returned as such, with merged_into_id)."""
     return _read_one(session, _row(session, customer_id))
+
+
+def get_customers(session: Session, customer_ids: Iterable[int]) -> dict[int, CustomerRead]:
+    """Many profiles at once (three queries per 1,000 ids instead of three per customer), for
+    bulk operations; ids not found are simply absent from the result."""
+    wanted = sorted({int(i) for i in customer_ids if 0 < int(i) <= MAX_ID})
+    out: dict[int, CustomerRead] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        rows = list(session.scalars(select(Customer).where(Customer.id.in_(chunk))))
+        found = [r.id for r in rows]
+        tags, values = _tags_of(session, found), _values_of(session, found)
+        out.update({r.id: _read(r, tags[r.id], values[r.id]) for r in rows})
+    return out
 
 
 def get_customer_by_external_id(session: Session, external_id: str) -> CustomerRead:
@@ -409,6 +516,23 @@ def get_customer_by_external_id(session: Session, external_id: str) -> CustomerR
     if row is None:
         raise NotFound(f"customer with external_id {external_id!r} not found", field="external_id")
     return _read_one(session, row)
+
+
+def find_active_by_email(session: Session, email: str) -> CustomerRead | None:
+    """The active customer holding `email` (normalised), or None.
+
+    Used by portal sign-in: the caller must answer the same way whether or not a customer was
+    found, so that the sign-in form cannot be used to learn who is a customer.
+    """
+    try:
+        normalised = normalise_email(email)
+    except ValidationFailed:
+        return None
+    if not normalised:
+        return None
+    row = session.scalar(select(Customer).where(Customer.email == normalised, Customer.status == "active")
+                        .order_by(Customer.id).limit(1))
+    return _read_one(session, row) if row is not None else None
 
 
 def resolve_customer_id(session: Session, *, customer_id: int | None = None, external_id: str | None = None) -> int:
@@ -687,6 +811,7 @@ def set_consent(session: Session, *, customer_id: int, data: ConsentIn, actor: A
     new = CustomerConsent(customer_id=row.id, recorded_at=clock.now(), actor=actor.label, **values)
     session.add(new)
     session.flush()
+    consent_state.apply_consent(session, new)
     _consent_timeline(session, new, actor)
     audit.record(session, actor=actor, action="customer.consent", target_type="customer", target_id=row.id,
                  before={"channel": values["channel"], "granted": previous.granted if previous else None},
@@ -839,6 +964,7 @@ def merge_customers(session: Session, *, survivor_id: int, duplicate_id: int, ac
     for key, model in (("addresses", CustomerAddress), ("consents", CustomerConsent)):
         moved[key] = _rowcount(session, update(model).where(model.customer_id == duplicate.id)
                                .values(customer_id=survivor.id).execution_options(synchronize_session=False))
+    consent_state.move_customer(session, from_customer_id=duplicate.id, to_customer_id=survivor.id)
     tags = _tags_of(session, [survivor.id, duplicate.id])
     new_tags = sorted(set(tags[duplicate.id]) - set(tags[survivor.id]))
     session.execute(delete(CustomerTag).where(CustomerTag.customer_id == duplicate.id)

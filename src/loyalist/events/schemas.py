@@ -31,8 +31,8 @@ class EventLineIn(BaseModel):
     sku: str | None = Field(default=None, max_length=100)
     category: str | None = Field(default=None, max_length=100)
     quantity: int = Field(default=1, ge=1)
-    unit_price: Decimal | None = Field(default=None, ge=0)
-    discount: Decimal = Field(default=Decimal("0"), ge=0)
+    unit_price: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
+    discount: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e12"))
 
 
 class CustomerRef(BaseModel):
@@ -70,9 +70,9 @@ class EventIn(BaseModel):
     order_ref: str | None = Field(default=None, min_length=1, max_length=100)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     lines: list[EventLineIn] = Field(default_factory=list, max_length=1000)
-    net_amount: Decimal | None = Field(default=None, ge=0)
-    discount_amount: Decimal | None = Field(default=None, ge=0)
-    amount: Decimal | None = Field(default=None, gt=0)
+    net_amount: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
+    discount_amount: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
+    amount: Decimal | None = Field(default=None, gt=0, le=Decimal("1e12"))
     store: str | None = Field(default=None, max_length=100)
     channel: str | None = Field(default=None, max_length=50)
     referred: CustomerRef | None = None
@@ -238,7 +238,7 @@ class RuleConditions(BaseModel):
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
     date_from: date | None = None
     date_to: date | None = None
-    min_amount: Decimal | None = Field(default=None, ge=0)
+    min_amount: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
     currencies: list[str] | None = None
 
 
@@ -249,7 +249,7 @@ class PointsPerAmountParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(default=1, ge=1)
-    per_amount: Decimal = Field(default=Decimal("1"), gt=0)
+    per_amount: Decimal = Field(default=Decimal("1"), gt=0, le=Decimal("1e12"))
     rounding: Rounding = Rounding.floor
 
 

@@ -25,21 +25,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from loyalist import clock
 from loyalist.audit import service as audit
 from loyalist.config import Settings, get_settings
 from loyalist.customers import service as customers
+from loyalist.db import insert_once
 from loyalist.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate
 from loyalist.events.models import EarningRule, Event
@@ -66,6 +68,7 @@ from loyalist.purchases.schemas import PurchaseLineIn, ReturnLineIn
 from loyalist.types import Actor, to_money
 
 LEDGER_SOURCE = "events"
+_EVENTS = cast(Table, Event.__table__)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 TIMELINE_KIND = {
     "purchase": "purchase", "return": "return", "refund": "return", "review": "review",
@@ -204,6 +207,7 @@ def create_rule(session: Session, *, data: RuleCreate, actor: Actor) -> RuleRead
     )
     session.add(row)
     session.flush()
+    _rules_written(session)
     audit.record(session, actor=actor, action="rule.create", target_type="earning_rule", target_id=row.id,
                  after=_rule_snapshot(row))
     return _rule_read(row)
@@ -258,6 +262,7 @@ def update_rule(session: Session, *, rule_id: int, data: RuleUpdate, actor: Acto
             setattr(row, key, getattr(valid, key))
     row.updated_at = clock.now()
     session.flush()
+    _rules_written(session)
     audit.record(session, actor=actor, action="rule.update", target_type="earning_rule", target_id=row.id,
                  before=before, after=_rule_snapshot(row))
     return _rule_read(row)
@@ -280,13 +285,57 @@ def delete_rule(session: Session, *, rule_id: int, actor: Actor) -> RuleRead:
         read = _rule_read(row)
         action = "rule.deactivate"
     session.flush()
+    _rules_written(session)
     audit.record(session, actor=actor, action=action, target_type="earning_rule", target_id=rule_id, before=before)
     return read
 
 
-def active_rule_specs(session: Session) -> list[RuleSpec]:
+# Active rules, parsed, per database, for `config_cache_seconds`: every accrual needs them, they
+# change rarely. A rule written in this process clears the cache at once and again when its
+# transaction commits (a reader that refilled it in between saw the old rules), and the writing
+# session itself always reads fresh. Other processes see a change within the TTL. Budgets and caps
+# are never cached: they are counted in the database (guarded UPDATE, rule_awards).
+_RULES_CACHE: dict[str, tuple[float, list[RuleSpec]]] = {}
+_RULES_WRITTEN = "loyalist.rules_written"
+
+
+def invalidate_rule_cache() -> None:
+    _RULES_CACHE.clear()
+
+
+def _cache_key(session: Session) -> str:
+    bind = session.get_bind()
+    return bind.engine.url.render_as_string(hide_password=True)
+
+
+def _end_of_rule_write(session: Session, *args: Any) -> None:
+    session.info.pop(_RULES_WRITTEN, None)
+    invalidate_rule_cache()
+
+
+def _rules_written(session: Session) -> None:
+    """Called by every rule write: see `_RULES_CACHE`."""
+    session.info[_RULES_WRITTEN] = True
+    invalidate_rule_cache()
+    for name in ("after_commit", "after_rollback"):
+        if not sa_event.contains(session, name, _end_of_rule_write):
+            sa_event.listen(session, name, _end_of_rule_write)
+
+
+def active_rule_specs(session: Session, *, max_age: float = 0.0) -> list[RuleSpec]:
+    """The active rules; reused for up to `max_age` seconds (see `_RULES_CACHE`), 0 = read now."""
+    use_cache = max_age > 0 and not session.info.get(_RULES_WRITTEN)
+    if use_cache:
+        key = _cache_key(session)
+        hit = _RULES_CACHE.get(key)
+        if hit is not None and time.monotonic() - hit[0] < max_age:
+            return hit[1]
+    started = time.monotonic()
     rows = session.scalars(select(EarningRule).where(EarningRule.active.is_(True))).all()
-    return [RuleSpec.from_row(r) for r in rows]
+    specs = [RuleSpec.from_row(r) for r in rows]
+    if use_cache:
+        _RULES_CACHE[key] = (started, specs)
+    return specs
 
 
 def rules_need_tier(rules: Iterable[RuleSpec]) -> bool:
@@ -356,6 +405,19 @@ def _resolve(session: Session, *, customer_id: int | None, external_id: str | No
                         field=field) from exc
 
 
+def _replay_of(session: Session, data: EventIn, digest: str) -> EventResult | None:
+    """The stored outcome of the event with this key (same payload), None if there is none;
+    IdempotencyConflict when the key was used for another payload."""
+    existing = session.scalar(select(Event).where(Event.source == data.source,
+                                                  Event.idempotency_key == data.idempotency_key))
+    if existing is None:
+        return None
+    if existing.payload_hash != digest:
+        raise IdempotencyConflict(f"idempotency_key {data.idempotency_key!r} was already used with another "
+                                  "payload", field="idempotency_key")
+    return _stored_result(existing, replayed=True)
+
+
 def _stored_result(event: Event, *, replayed: bool) -> EventResult:
     result = EventResult.model_validate(event.outcome)
     result.replayed = replayed
@@ -381,39 +443,30 @@ def ingest(
     settings = settings or get_settings()
     payload = canonical_payload(data)
     digest = payload_hash(payload)
-    existing = session.scalar(select(Event).where(Event.source == data.source,
-                                                  Event.idempotency_key == data.idempotency_key))
-    if existing is not None:
-        if existing.payload_hash != digest:
-            raise IdempotencyConflict(
-                f"idempotency_key {data.idempotency_key!r} was already used with another payload",
-                field="idempotency_key")
-        return _stored_result(existing, replayed=True)
-
-    customer_id = _resolve(session, customer_id=data.customer_id, external_id=data.customer_external_id,
-                           field_id="customer_id", field_ext="customer_external_id", create=create_customers,
-                           actor=actor)
-    now = clock.now()
-    occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
-    if occurred_at > now + MAX_CLOCK_SKEW:
-        raise ValidationFailed("occurred_at: is in the future", field="occurred_at")
     try:
-        with session.begin_nested():
-            event = Event(source=data.source, idempotency_key=data.idempotency_key, type=data.type,
-                          customer_id=customer_id, occurred_at=occurred_at, received_at=now, payload=payload,
-                          payload_hash=digest, points=0, outcome={})
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer as a replay of it.
-        existing = session.scalar(select(Event).where(Event.source == data.source,
-                                                      Event.idempotency_key == data.idempotency_key))
-        if existing is None:
-            raise
-        if existing.payload_hash != digest:
-            raise IdempotencyConflict(f"idempotency_key {data.idempotency_key!r} was already used with another "
-                                      "payload", field="idempotency_key") from None
-        return _stored_result(existing, replayed=True)
+        customer_id = _resolve(session, customer_id=data.customer_id, external_id=data.customer_external_id,
+                               field_id="customer_id", field_ext="customer_external_id", create=create_customers,
+                               actor=actor)
+        now = clock.now()
+        occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
+        if occurred_at > now + MAX_CLOCK_SKEW:
+            raise ValidationFailed("occurred_at: is in the future", field="occurred_at")
+    except DomainError:
+        # Refused now, but possibly the replay of an event accepted earlier: answer that.
+        replay = _replay_of(session, data, digest)
+        if replay is not None:
+            return replay
+        raise
+    # The event row is the idempotency guard: INSERT ... ON CONFLICT DO NOTHING in one statement;
+    # no row back means the key is taken (earlier, or by a concurrent request): a replay.
+    event_id = insert_once(session, _EVENTS, {
+        "source": data.source, "idempotency_key": data.idempotency_key, "type": data.type,
+        "customer_id": customer_id, "occurred_at": occurred_at, "received_at": now, "payload": payload,
+        "payload_hash": digest, "points": 0, "outcome": {}}, unique=["source", "idempotency_key"])
+    if event_id is None:
+        replay = _replay_of(session, data, digest)
+        assert replay is not None
+        return replay
 
     zone = business_zone(settings)
     local_day = occurred_at.astimezone(zone).date()
@@ -422,7 +475,7 @@ def ingest(
     purchase_id: int | None = None
     clawed = 0
     entry_ids: list[int] = []
-    timeline_data: dict[str, Any] = {"event_id": event.id, "event_type": data.type}
+    timeline_data: dict[str, Any] = {"event_id": event_id, "event_type": data.type}
 
     if data.type == "purchase":
         lines = [PurchaseLineIn(sku=li.sku, category=li.category, quantity=li.quantity,
@@ -430,7 +483,7 @@ def ingest(
         bought = purchases.record_purchase(
             session, customer_id=customer_id, order_ref=data.order_ref or "", occurred_at=occurred_at,
             currency=data.currency or settings.default_currency, lines=lines, net_amount=data.net_amount,
-            discount_amount=data.discount_amount, store=data.store, channel=data.channel, event_id=event.id)
+            discount_amount=data.discount_amount, store=data.store, channel=data.channel, event_id=event_id)
         purchase_id = bought.id
         facts.currency = bought.currency
         facts.net_amount = bought.net_amount
@@ -442,7 +495,7 @@ def ingest(
             raise ValidationFailed(f"order {data.order_ref!r} belongs to another customer", field="order_ref")
         returned = purchases.record_return(
             session, order_ref=before.order_ref, occurred_at=occurred_at, amount=data.amount,
-            lines=[ReturnLineIn(sku=li.sku or "", quantity=li.quantity) for li in data.lines], event_id=event.id)
+            lines=[ReturnLineIn(sku=li.sku or "", quantity=li.quantity) for li in data.lines], event_id=event_id)
         purchase_id = before.id
         facts.currency = before.currency
         facts.net_amount = returned.amount
@@ -456,7 +509,7 @@ def ingest(
         if clawed:
             entry = ledger.clawback(
                 session, customer_id=customer_id, points=clawed, source=LEDGER_SOURCE,
-                idempotency_key=f"event:{event.id}:clawback",
+                idempotency_key=f"event:{event_id}:clawback",
                 reason=f"Return on order {before.order_ref}: {returned.amount} of {before.net_amount} "
                        f"{before.currency} refunded",
                 actor=actor, reference_type="event", reference_id=str(before.event_id), policy=settings.clawback_policy)
@@ -473,16 +526,16 @@ def ingest(
         facts.referred_customer_id = referred
         timeline_data["referred_customer_id"] = referred
 
-    rules = active_rule_specs(session)
+    rules = active_rule_specs(session, max_age=settings.config_cache_seconds)
     if rules_need_tier(rules):
         facts.tier_code, facts.tier_multiplier = _tier_of(session, customer_id)
     awards, outcomes = evaluate(rules, facts, DbUsage(session))
-    awards, outcomes = _commit_awards(session, awards, outcomes, event_id=event.id, local_day=local_day)
+    awards, outcomes = _commit_awards(session, awards, outcomes, event_id=event_id, local_day=local_day)
 
     per_customer: dict[int, int] = {}
     for award in awards:
         per_customer[award.customer_id] = per_customer.get(award.customer_id, 0) + award.points
-    entry_ids += _post_earnings(session, awards, event_id=event.id, occurred_at=occurred_at, data=data,
+    entry_ids += _post_earnings(session, awards, event_id=event_id, occurred_at=occurred_at, data=data,
                                 actor=actor)
     points = per_customer.get(customer_id, 0)
 
@@ -491,25 +544,24 @@ def ingest(
     interactions.record(session, customer_id=customer_id, kind=kind, channel=channel,
                         summary=summary_of(data.type, data.order_ref, points, clawed), direction="inbound",
                         occurred_at=occurred_at,
-                        actor=actor, source_type="event", source_id=str(event.id),
+                        actor=actor, source_type="event", source_id=str(event_id),
                         data={**timeline_data, "points": points})
     for other, pts in per_customer.items():
         if other != customer_id:
             interactions.record(session, customer_id=other, kind=kind, channel=channel,
                                 summary=f"Referral bonus, +{pts} points", direction="inbound",
-                                occurred_at=occurred_at, actor=actor, source_type="event", source_id=str(event.id),
-                                data={"event_id": event.id, "event_type": data.type, "points": pts,
+                                occurred_at=occurred_at, actor=actor, source_type="event", source_id=str(event_id),
+                                data={"event_id": event_id, "event_type": data.type, "points": pts,
                                       "referrer_customer_id": customer_id})
 
     result = EventResult(
-        event_id=event.id, type=data.type, source=data.source, idempotency_key=data.idempotency_key,
+        event_id=event_id, type=data.type, source=data.source, idempotency_key=data.idempotency_key,
         customer_id=customer_id, occurred_at=occurred_at, points=points,
         awards=[Award(customer_id=c, points=p) for c, p in per_customer.items()], clawed_back=clawed,
         rules=outcomes, purchase_id=purchase_id, ledger_entry_ids=entry_ids)
-    event.points = points
-    event.outcome = result.model_dump(mode="json", exclude={"replayed", "dry_run"})
-    session.flush()
-    audit.record(session, actor=actor, action="event.ingest", target_type="event", target_id=event.id,
+    session.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(
+        points=points, outcome=result.model_dump(mode="json", exclude={"replayed", "dry_run"})))
+    audit.record(session, actor=actor, action="event.ingest", target_type="event", target_id=event_id,
                  after={"type": data.type, "customer_id": customer_id, "points": points, "clawed_back": clawed,
                         "idempotency_key": data.idempotency_key, "source": data.source})
     if data.type in ("purchase", "return", "refund") or per_customer:

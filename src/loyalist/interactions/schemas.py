@@ -11,6 +11,8 @@ KINDS: frozenset[str] = frozenset({
     "purchase", "return", "call", "email", "sms", "social_post", "visit", "complaint", "survey_answer",
     "note", "points_change", "reward_redeemed", "voucher", "tier_change", "message", "case_update",
     "profile_change", "consent_change", "merge", "referral", "review", "custom",
+    # listening and acting domains
+    "task", "offer", "staff_flag", "mention", "invitation", "automation", "campaign", "portal",
 })
 CHANNELS: frozenset[str] = frozenset({
     "in_store", "online", "phone", "email", "sms", "social", "web", "app", "portal", "api", "system",

@@ -1,15 +1,19 @@
 """Points ledger tables (private to the ledger domain).
 
 Append-only by design: entries, postings and lot movements are only ever inserted. The two
-mutable columns, `LedgerAccount.balance` and `PointLot.remaining` (plus the lot's `pending`
-flag), are caches that `service.reconcile` recomputes from the append-only rows and compares.
+mutable columns, `LedgerAccount.balance` of customer accounts and `PointLot.remaining` (plus the
+lot's `pending` flag), are caches that `service.reconcile` recomputes from the append-only rows
+and compares.
 
 - An *entry* is one business event (earn, redeem, expire, ...). Its *postings* move points
   between accounts and always sum to zero (double entry).
 - Every customer has two accounts: `available` (spendable, guarded against overdraft) and
   `pending` (earned but not yet spendable, e.g. until the return window closes).
 - System accounts (`issued`, `promotion`, `compensation`, `adjustment`, `redemption`,
-  `breakage`, `writeoff`) are the counterparties.
+  `breakage`, `writeoff`) are the counterparties. They carry no cached balance (`balance` is
+  NULL, enforced by a CHECK): every credit in the program posts against `issued`, so a cached
+  balance there would be one row that every writer must update and lock, serialising all
+  customers behind it. Their balance is the sum of their postings (`service.account_balances`).
 - A *lot* is the points of one credit with their own `available_at`/`expires_at`; every change
   of a lot's `remaining` is a *lot movement* tied to the entry that caused it, so a customer can
   see which earning each redemption or expiry used.
@@ -44,8 +48,13 @@ class LedgerAccount(Base):
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     customer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customers.id"), nullable=True,
                                                     index=True)
-    balance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # Cached for customer accounts (guarded against overdraft); NULL for system accounts.
+    balance: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("(customer_id IS NULL) = (balance IS NULL)", name="balance_cached_for_customers_only"),
+    )
 
 
 class LedgerEntry(Base):

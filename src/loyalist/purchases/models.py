@@ -8,10 +8,10 @@ domain sits above this one and bulk import inserts both sides in one statement e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalist.db import Base
@@ -37,6 +37,10 @@ class Purchase(Base):
     __table_args__ = (
         UniqueConstraint("order_ref"),
         Index("ix_purchases_customer_occurred", "customer_id", "occurred_at"),
+        # Segments: the partial edge months of a spend/count window, and "bought at store X".
+        Index("ix_purchases_occurred_spend", "occurred_at",
+              postgresql_include=["customer_id", "net_amount", "refunded_amount"]),
+        Index("ix_purchases_store_occurred", "store", "occurred_at", postgresql_include=["customer_id"]),
     )
 
 
@@ -65,3 +69,47 @@ class PurchaseReturn(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     amount: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
     event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class CustomerPurchaseSummary(Base):
+    """Derived: one row per customer who ever bought, kept in step with `purchases` in the same
+    transaction as every write (purchases.summary). Segments read it instead of aggregating
+    millions of purchase rows per evaluation; `loyalist segments rebuild-summaries` recomputes it.
+
+    Money is an integer count of 0.0001 units (`spend_units`): exact on both backends (SQLite
+    keeps `MoneyType` as text, so `x = x + :delta` there would go through binary floats) and the
+    cheapest type to add and compare. Spend is net minus refunded, as everywhere else."""
+
+    __tablename__ = "customer_purchase_summary"
+
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True,
+                                             autoincrement=False)
+    first_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    purchase_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    spend_units: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (
+        Index("ix_customer_purchase_summary_last", "last_purchase_at"),
+        Index("ix_customer_purchase_summary_spend", "spend_units"),
+    )
+
+
+class CustomerPurchaseMonth(Base):
+    """Derived: purchases and net spend per customer per UTC calendar month of the purchase
+    (refunds count against the purchase's month, like `spend_in_window`). A spend/count window
+    is whole months from here plus the partial months at its two edges from `purchases`."""
+
+    __tablename__ = "customer_purchase_months"
+
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True,
+                                             autoincrement=False)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    purchase_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    spend_units: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (
+        # A window's whole months as an index-only range scan (PostgreSQL; a plain index elsewhere).
+        Index("ix_customer_purchase_months_month", "month",
+              postgresql_include=["customer_id", "purchase_count", "spend_units"]),
+    )

@@ -14,8 +14,8 @@ class PurchaseLineIn(BaseModel):
     sku: str | None = Field(default=None, max_length=100)
     category: str | None = Field(default=None, max_length=100)
     quantity: int = Field(default=1, ge=1)
-    unit_price: Decimal = Field(ge=0)
-    discount: Decimal = Field(default=Decimal("0"), ge=0)
+    unit_price: Decimal = Field(ge=0, le=Decimal("1e12"))
+    discount: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e12"))
 
 
 class ReturnLineIn(BaseModel):

@@ -25,7 +25,8 @@ class RewardCreate(_RewardFields):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
     cost_points: int = Field(gt=0, le=100_000_000)
-    value: Decimal | None = Field(default=None, ge=0, description="Discount percent or amount, if any")
+    value: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"),
+        description="Discount percent or amount, if any")
     stock: int | None = Field(default=None, ge=0, description="None = unlimited")
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
@@ -43,7 +44,7 @@ class RewardUpdate(_RewardFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     cost_points: int | None = Field(default=None, gt=0, le=100_000_000)
-    value: Decimal | None = Field(default=None, ge=0)
+    value: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
     stock: int | None = Field(default=None, ge=0)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None

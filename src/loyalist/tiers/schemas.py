@@ -20,7 +20,7 @@ class TierCreate(BaseModel):
     rank: int = Field(ge=0, le=1000, description="Higher rank = better tier; unique")
     metric: TierMetric = Field(description="points earned, or net spend, in the rolling window")
     window_days: int = Field(ge=1, le=3660, description="Rolling window length in days")
-    threshold: Decimal = Field(ge=0, description="Metric value needed to qualify")
+    threshold: Decimal = Field(ge=0, le=Decimal("1e12"), description="Metric value needed to qualify")
     multiplier: Decimal = Field(default=Decimal("1"), gt=0, le=100, description="Earning multiplier")
     benefits: list[str] = Field(default_factory=list, description="Human-readable benefit texts")
     grace_days: int = Field(default=30, ge=0, le=3660,
@@ -35,7 +35,7 @@ class TierUpdate(BaseModel):
     rank: int | None = Field(default=None, ge=0, le=1000)
     metric: TierMetric | None = None
     window_days: int | None = Field(default=None, ge=1, le=3660)
-    threshold: Decimal | None = Field(default=None, ge=0)
+    threshold: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"))
     multiplier: Decimal | None = Field(default=None, gt=0, le=100)
     benefits: list[str] | None = None
     grace_days: int | None = Field(default=None, ge=0, le=3660)

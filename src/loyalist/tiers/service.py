@@ -248,6 +248,19 @@ def current_tier(session: Session, customer_id: int) -> TierStatusRead | None:
     return _status_read(found[0], found[1])
 
 
+def current_tiers(session: Session, customer_ids: Iterable[int]) -> dict[int, TierStatusRead]:
+    """`current_tier` for many customers (one query per 1,000); customers without a tier are absent."""
+    wanted = sorted({int(c) for c in customer_ids})
+    out: dict[int, TierStatusRead] = {}
+    for start in range(0, len(wanted), 1000):
+        for row, tier in session.execute(
+            select(CustomerTier, TierDefinition).join(TierDefinition, TierDefinition.id == CustomerTier.tier_id)
+            .where(CustomerTier.customer_id.in_(wanted[start:start + 1000]))
+        ).all():
+            out[row.customer_id] = _status_read(row, tier)
+    return out
+
+
 def _change_read(row: TierHistory, tiers: dict[int, TierDefinition]) -> TierChange:
     src = tiers.get(row.from_tier_id) if row.from_tier_id is not None else None
     dst = tiers.get(row.to_tier_id) if row.to_tier_id is not None else None
@@ -382,6 +395,20 @@ def _values_for(session: Session, tiers: list[TierDefinition], customer_id: int,
     return {key: _metric_one(session, key, customer_id, as_of) for key in keys}
 
 
+def _bulk_values(session: Session, tiers: list[TierDefinition], ids: list[int], as_of: datetime
+                 ) -> dict[int, dict[MetricKey, Decimal]]:
+    """Every metric for every id in one set-based query per metric (after a bulk import this
+    replaces one query per customer per metric); customers without activity get zero."""
+    out: dict[int, dict[MetricKey, Decimal]] = {cid: {} for cid in ids}
+    for key in {(t.metric, t.window_days) for t in tiers}:
+        since, until = _window(as_of, key[1])
+        fn = ledger.points_earned_by_customer if key[0] == "points" else purchases.spend_by_customer
+        found = fn(session, since=since, until=until, customer_ids=ids)
+        for cid in ids:
+            out[cid][key] = Decimal(found.get(cid, 0))
+    return out
+
+
 def evaluate_customer(
     session: Session, *, customer_id: int, actor: Actor, as_of: datetime | None = None
 ) -> TierChange | None:
@@ -409,8 +436,9 @@ def evaluate_customers(
         select(CustomerTier).where(CustomerTier.customer_id.in_(ids)).order_by(CustomerTier.customer_id)
         .with_for_update().execution_options(populate_existing=True))}
     changes = []
+    bulk = _bulk_values(session, active, ids, as_of) if len(ids) > 1 else None
     for cid in ids:
-        values = _values_for(session, active, cid, as_of)
+        values = bulk[cid] if bulk is not None else _values_for(session, active, cid, as_of)
         change = _apply(session, customer_id=cid, row=rows.get(cid), tiers=by_id,
                         qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
                         allow_downgrade=False)
