@@ -1,0 +1,1 @@
+"""Campaigns measured against a randomised, stratified holdout control group."""

@@ -1,0 +1,1 @@
+"""Messaging: templates, the transactional outbox, delivery policy and transports (email, SMS, webhooks)."""

@@ -1,0 +1,1 @@
+"""Personalised offers: birthday, regulars-only, product recommendations, event invitations."""
