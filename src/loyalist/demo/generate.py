@@ -9,6 +9,7 @@ seed (relative to the moment it runs).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session
 from loyalist import clock
 from loyalist.customers import service as customers
 from loyalist.customers.schemas import ConsentIn, CustomerCreate
+from loyalist.demo import story
 from loyalist.demo.names import FIRST_NAMES, LAST_NAMES, PHONE_PREFIX, TIMEZONES
+from loyalist.demo.timing import PhaseHook, no_timer
 from loyalist.errors import DomainError
 from loyalist.events import bulk
 from loyalist.events import service as events
@@ -28,6 +31,7 @@ from loyalist.events.schemas import EventIn, RuleCreate
 from loyalist.ledger import service as ledger
 from loyalist.rewards import service as rewards
 from loyalist.rewards.schemas import RewardCreate
+from loyalist.segments import service as segments
 from loyalist.staff import service as staff
 from loyalist.staff.schemas import Role, StaffCreate
 from loyalist.tiers import service as tiers
@@ -46,6 +50,7 @@ CATALOGUE: list[tuple[str, str, str]] = [
     ("CRS-BTR", "pastry", "2.80"), ("CIN-BUN", "pastry", "3.20"), ("CAR-CAK", "pastry", "4.10"),
     ("MUG-LOGO", "merchandise", "12.00"), ("GRD-HND", "equipment", "39.00"), ("AEROP", "equipment", "34.00"),
 ]
+RETURNABLE = {"coffee-beans", "tea", "merchandise", "equipment"}  # drinks and pastries are not returned
 SEASON = [0.95, 0.85, 0.9, 0.95, 1.0, 0.85, 0.75, 0.8, 1.0, 1.05, 1.15, 1.6]  # Jan..Dec
 
 
@@ -60,6 +65,7 @@ class DemoSummary:
     expired_lots: int = 0
     staff_logins: dict[str, str] = field(default_factory=dict)
     api_keys: dict[str, str] = field(default_factory=dict)
+    story: story.StoryCounts = field(default_factory=lambda: story.StoryCounts())
 
 
 def _setup_programme(session: Session) -> None:
@@ -101,48 +107,53 @@ def _setup_programme(session: Session) -> None:
 
 
 def _make_customers(session: Session, rng: np.random.Generator, n: int, now: datetime,
-                    progress: Callable[[str, int, int], None]) -> list[tuple[int, str, datetime]]:
-    """Create customers; returns (id, external id, joined_at) — joining is spread over 2 years."""
-    created: list[tuple[int, str, datetime]] = []
+                    progress: Callable[[str, int, int], None]
+                    ) -> tuple[list[tuple[int, str, datetime]], dict[int, str]]:
+    """Create customers; returns (id, external id, joined_at) — joining is spread over 2 years —
+    and each customer's locale."""
     locales = rng.choice(LOCALES, size=n, p=LOCALE_WEIGHTS)
     # More customers joined recently (the shop grows).
     join_days_ago = (700 * rng.beta(1.3, 1.0, size=n)).astype(int)
     values_pool = ["discounts", "personal_attention", "greetings", "early_access", "service_quality",
                    "convenience", "exclusivity", "gifts"]
+    items: list[CustomerCreate] = []
+    joined: list[datetime] = []
     for i in range(n):
         loc = str(locales[i])
         first = str(rng.choice(FIRST_NAMES[loc]))
         last = str(rng.choice(LAST_NAMES[loc]))
-        ext = f"C{100000 + i}"
         birthday = date(int(rng.integers(1950, 2005)), int(rng.integers(1, 13)), int(rng.integers(1, 29)))
-        phone = PHONE_PREFIX[loc] + f"{int(rng.integers(0, 10**6)):06d}"
+        phone: str | None = PHONE_PREFIX[loc] + f"{int(rng.integers(0, 10**6)):06d}"
         consent_email = bool(rng.random() < 0.8)
-        data = CustomerCreate(
-            external_id=ext, first_name=first, last_name=last,
-            email=f"customer{i}@demo.loyalist.example", phone=phone if rng.random() < 0.7 else None,
+        if rng.random() >= 0.7:
+            phone = None
+        else:
+            try:  # random digits are not always a valid number in that country: then no phone
+                customers.normalise_phone(phone)
+            except DomainError:
+                phone = None
+        items.append(CustomerCreate(
+            external_id=f"C{100000 + i}", first_name=first, last_name=last,
+            email=f"customer{i}@demo.loyalist.example", phone=phone,
             birthday=birthday, locale=loc, timezone=TIMEZONES[loc],
             preferred_channel="email" if consent_email else "sms",
             values=list(rng.choice(values_pool, size=int(rng.integers(1, 3)), replace=False)),
             consents=[ConsentIn(channel="email", granted=consent_email, source="import")],
-        )
-        try:
-            cust = customers.create_customer(session, data=data, actor=DEMO_ACTOR)
-        except DomainError:
-            data.phone = None
-            cust = customers.create_customer(session, data=data, actor=DEMO_ACTOR)
-        created.append((cust.id, ext, now - timedelta(days=int(join_days_ago[i]), hours=int(rng.integers(0, 12)))))
-        if (i + 1) % 250 == 0 or i + 1 == n:
-            progress("customers", i + 1, n)
-    return created
+        ))
+        joined.append(now - timedelta(days=int(join_days_ago[i]), hours=int(rng.integers(0, 12))))
+    ids = customers.create_customers(session, items=items, actor=DEMO_ACTOR,
+                                     on_progress=lambda done, total: progress("customers", done, total))
+    created = [(cid, str(item.external_id), when) for cid, item, when in zip(ids, items, joined, strict=True)]
+    return created, {cid: str(item.locale) for cid, item in zip(ids, items, strict=True)}
 
 
 def _purchase_columns(rng: np.random.Generator, people: list[tuple[int, str, datetime]],
-                      now: datetime) -> tuple[dict[str, list[str | None]], list[tuple[str, str, datetime]]]:
+                      now: datetime) -> tuple[dict[str, list[str | None]], list[tuple[str, str, datetime, bool]]]:
     """Buy-till-you-die purchases with seasonality, as importer columns (one row per line)."""
     cols: dict[str, list[str | None]] = {k: [] for k in (
         "event_type", "idempotency_key", "customer_external_id", "occurred_at", "order_ref", "currency",
-        "store", "channel", "sku", "category", "quantity", "unit_price")}
-    orders: list[tuple[str, str, datetime]] = []
+        "store", "channel", "sku", "category", "quantity", "unit_price", "referred_external_id", "data")}
+    orders: list[tuple[str, str, datetime, bool]] = []
     season_max = max(SEASON)
     n = len(people)
     weekly_rate = rng.gamma(shape=0.9, scale=0.35 / 0.9, size=n)     # purchases per week while alive
@@ -178,92 +189,129 @@ def _purchase_columns(rng: np.random.Generator, people: list[tuple[int, str, dat
                 cols["category"].append(cat)
                 cols["quantity"].append(str(1 if cat in ("equipment", "merchandise") else int(rng.integers(1, 3))))
                 cols["unit_price"].append(price)
-            orders.append((ext, order_ref, t))
+                cols["referred_external_id"].append(None)
+                cols["data"].append(None)
+            returnable = any(CATALOGUE[int(p)][1] in RETURNABLE for p in picks)
+            orders.append((ext, order_ref, t, returnable))
             if rng.random() < dropout_p[idx]:
                 break
     return cols, orders
 
 
 def generate_demo(session: Session, *, customers_count: int = 5000, seed: int = 42,
-                  progress: Callable[[str, int, int], None] | None = None) -> DemoSummary:
-    """Fill an empty, migrated database with the demo business in the caller's transaction."""
+                  progress: Callable[[str, int, int], None] | None = None,
+                  phase: PhaseHook = no_timer) -> DemoSummary:
+    """Fill an empty, migrated database with the demo business in the caller's transaction.
+    `phase(name)` wraps each phase (`timing.PhaseTimer.phase` measures them)."""
     report = progress or (lambda _stage, _done, _total: None)
     rng = np.random.default_rng(seed)
     now = clock.now()
     summary = DemoSummary()
 
-    for email, name, role in [("admin@demo.loyalist.example", "Astrid Admin", Role.admin),
-                              ("manager@demo.loyalist.example", "Mikkel Manager", Role.manager),
-                              ("agent@demo.loyalist.example", "Anna Agent", Role.agent),
-                              ("analyst@demo.loyalist.example", "Ivan Analyst", Role.analyst)]:
-        password = f"demo-{role.value}-password"
-        staff.create_staff(session, data=StaffCreate(email=email, name=name, role=role, password=password),
-                           actor=DEMO_ACTOR)
-        summary.staff_logins[email] = password
-    for role in Role:
-        summary.api_keys[role.value] = staff.create_api_key(
-            session, name=f"demo {role.value}", role=role, actor=DEMO_ACTOR).key
-
-    _setup_programme(session)
-    people = _make_customers(session, rng, customers_count, now, report)
+    staff_actors: dict[str, Actor] = {}
+    with phase("staff and programme"):
+        for email, name, role in [("admin@demo.loyalist.example", "Astrid Admin", Role.admin),
+                                  ("manager@demo.loyalist.example", "Mikkel Manager", Role.manager),
+                                  ("agent@demo.loyalist.example", "Anna Agent", Role.agent),
+                                  ("analyst@demo.loyalist.example", "Ivan Analyst", Role.analyst)]:
+            password = f"demo-{role.value}-password"
+            member = staff.create_staff(session, data=StaffCreate(email=email, name=name, role=role,
+                                                                  password=password), actor=DEMO_ACTOR)
+            staff_actors[role.value] = Actor(kind="staff", id=member.id, name=name, role=role.value)
+            summary.staff_logins[email] = password
+        for role in Role:
+            summary.api_keys[role.value] = staff.create_api_key(
+                session, name=f"demo {role.value}", role=role, actor=DEMO_ACTOR).key
+        _setup_programme(session)
+    with phase("customers"):
+        people, locale_of = _make_customers(session, rng, customers_count, now, report)
     summary.customers = len(people)
 
-    columns, orders = _purchase_columns(rng, people, now)
+    with phase("purchase plan"):
+        columns, orders = _purchase_columns(rng, people, now)
+        _social_rows(rng, people, now, columns)
     report("purchases", 0, len(orders))
-    result = bulk.import_events(session, columns=columns, actor=DEMO_ACTOR,
-                                progress=lambda done, total: report("purchases", done, total))
+    with phase("purchases (bulk import)"):
+        result = bulk.import_events(session, columns=columns, actor=DEMO_ACTOR,
+                                    progress=lambda done, total: report("purchases", done, total))
     summary.purchases = len(orders)
     summary.events = result.events
     summary.points_earned = result.points
 
-    _returns_reviews_referrals(session, rng, orders, people, now, summary)
-    _redemptions(session, rng, [cid for cid, _, _ in people], summary, report)
-    summary.expired_lots = ledger.expire_due(session, as_of=now, actor=DEMO_ACTOR)
-    ledger.release_pending(session, as_of=now, actor=DEMO_ACTOR)
-    tiers.reevaluate_all(session, as_of=now, actor=DEMO_ACTOR)
+    with phase("returns"):
+        _returns(session, rng, orders, now, summary)
+    with phase("expiry and pending release"):
+        summary.expired_lots = ledger.expire_due(session, as_of=now, actor=DEMO_ACTOR)
+        ledger.release_pending(session, as_of=now, actor=DEMO_ACTOR)
+    with phase("redemptions"):
+        _redemptions(session, rng, [cid for cid, _, _ in people], summary, report)
+    with phase("tiers"):
+        tiers.reevaluate_all(session, as_of=now, actor=DEMO_ACTOR)
+
+    # listening and acting: surveys, cases, flags, reviews, scores, segments, offers, campaign, automations
+    bought: dict[str, list[datetime]] = {}
+    for ext, _order, when, _returnable in orders:
+        bought.setdefault(ext, []).append(when)
+    cast = [story.Person(cid, ext, joined, locale_of[cid], sorted(bought.get(ext, [])))
+            for cid, ext, joined in people]
+    story.listen(session, rng, cast, now, staff_actors, summary.story, report, phase=phase)
+    story.act(session, rng, cast, now, staff_actors, summary.story, report, phase=phase)
     return summary
 
 
-def _returns_reviews_referrals(session: Session, rng: np.random.Generator, orders: list[tuple[str, str, datetime]],
-                               people: list[tuple[int, str, datetime]], now: datetime,
-                               summary: DemoSummary) -> None:
-    """A few percent of orders come back (some partly); some customers review or refer a friend."""
-    for ext, order_ref, when in orders:
-        if rng.random() < 0.02:
+def _social_rows(rng: np.random.Generator, people: list[tuple[int, str, datetime]], now: datetime,
+                 cols: dict[str, list[str | None]]) -> None:
+    """Reviews (one customer in twelve) and referrals (one in forty) as importer rows, so they
+    go through the same bulk path as the purchases (the earning rules pay them)."""
+    def row(**values: str | None) -> None:
+        for key in cols:
+            cols[key].append(values.get(key))
+
+    for i in rng.choice(len(people), size=max(1, len(people) // 12), replace=False):
+        _cid, ext, joined = people[int(i)]
+        at = joined + (now - joined) * float(rng.uniform(0.1, 0.95))
+        row(event_type="review", idempotency_key=f"demo-review-{ext}", customer_external_id=ext,
+            occurred_at=at.isoformat(), data=json.dumps({"rating": int(rng.integers(3, 6)),
+                                                         "text": "Great coffee and friendly staff"}))
+    for j, i in enumerate(rng.choice(len(people), size=max(1, len(people) // 40), replace=False)):
+        _cid, ext, joined = people[int(i)]
+        at = joined + (now - joined) * float(rng.uniform(0.2, 0.9))
+        row(event_type="referral", idempotency_key=f"demo-referral-{ext}", customer_external_id=ext,
+            occurred_at=at.isoformat(), referred_external_id=f"R{200000 + j}")
+
+
+def _returns(session: Session, rng: np.random.Generator, orders: list[tuple[str, str, datetime, bool]],
+             now: datetime, summary: DemoSummary) -> None:
+    """Some orders with beans, equipment or a mug come back (drinks and pastries do not), a few
+    in a hundred of them, within two weeks; the points of the returned part are clawed back."""
+    for ext, order_ref, when, returnable in orders:
+        if returnable and rng.random() < 0.008:
             ret_at = min(when + timedelta(days=float(rng.uniform(1, 12))), now - timedelta(minutes=1))
             events.ingest(session, data=EventIn(
                 type="return", idempotency_key=f"demo-return-{order_ref}", customer_external_id=ext,
                 order_ref=order_ref, occurred_at=ret_at,
             ), actor=DEMO_ACTOR)
             summary.returns += 1
-    reviewers = rng.choice(len(people), size=max(1, len(people) // 12), replace=False)
-    for i in reviewers:
-        cid, ext, joined = people[int(i)]
-        at = joined + (now - joined) * float(rng.uniform(0.1, 0.95))
-        events.ingest(session, data=EventIn(
-            type="review", idempotency_key=f"demo-review-{ext}", customer_external_id=ext, occurred_at=at,
-            data={"rating": int(rng.integers(3, 6)), "text": "Great coffee and friendly staff"},
-        ), actor=DEMO_ACTOR)
-    referrers = rng.choice(len(people), size=max(1, len(people) // 40), replace=False)
-    for j, i in enumerate(referrers):
-        _cid, ext, joined = people[int(i)]
-        at = joined + (now - joined) * float(rng.uniform(0.2, 0.9))
-        events.ingest(session, data=EventIn(
-            type="referral", idempotency_key=f"demo-referral-{ext}", customer_external_id=ext, occurred_at=at,
-            referred={"external_id": f"R{200000 + j}"},
-        ), actor=DEMO_ACTOR, create_customers=True)
 
 
 def _redemptions(session: Session, rng: np.random.Generator, customer_ids: list[int], summary: DemoSummary,
                  report: Callable[[str, int, int], None]) -> None:
     """Customers with enough points sometimes redeem a reward; some vouchers get used at the till."""
     items = rewards.list_rewards(session, active=True)
-    cheapest = min(r.cost_points for r in items)
+    # Who can afford each price, one segment query per price (the expiry and release jobs ran
+    # just before, so the account balance is what `ledger.get_balance` would call available):
+    # reading every customer's balance one by one cost three queries a customer. Each customer
+    # redeems at most once, so the sets stay true through the loop.
+    able = {cost: set(segments.member_ids(session, rule={"field": "points_balance", "op": "ge", "value": cost}))
+            for cost in sorted({r.cost_points for r in items})}
     for n, cid in enumerate(customer_ids):
-        balance = ledger.get_balance(session, cid).available
-        if balance < cheapest or rng.random() > 0.45:
+        if n % 500 == 0:
+            report("redemptions", n, len(customer_ids))
+        if rng.random() > 0.35:
             continue
-        affordable = [r for r in items if r.cost_points <= balance]
+        affordable = [r for r in items if cid in able[r.cost_points]]
+        if not affordable:
+            continue
         reward = affordable[int(rng.integers(0, len(affordable)))]
         try:
             red = rewards.redeem_reward(session, customer_id=cid, reward_id=reward.id,
@@ -273,6 +321,5 @@ def _redemptions(session: Session, rng: np.random.Generator, customer_ids: list[
         summary.redemptions += 1
         if rng.random() < 0.6:
             rewards.consume_voucher(session, code=red.voucher.code, actor=DEMO_ACTOR, store="copenhagen-central")
-        if (n + 1) % 500 == 0:
-            report("redemptions", n + 1, len(customer_ids))
+    report("redemptions", len(customer_ids), len(customer_ids))
 

@@ -2,6 +2,13 @@
 
 API keys look like `lk_<prefix>_<secret>`. The prefix finds the row; only SHA-256 of the whole
 key is stored (keys are 190-bit random, so a slow hash adds nothing). Passwords use argon2.
+
+`authenticate_api_key_cached` (the API's per-request check) remembers a successful check for
+`config_cache_seconds`, keyed by the database and the key's SHA-256, so the hot path does not
+open a second connection per request for it. Revoking a key clears this process's cache at once
+(and again when the revocation commits); other processes stop accepting it within the TTL
+(`LOYALIST_CONFIG_CACHE_SECONDS=0` makes every request re-read the key). Failures are never
+cached.
 """
 
 from __future__ import annotations
@@ -9,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from loyalist import clock
@@ -72,6 +81,30 @@ def authenticate_api_key(session: Session, key: str) -> Actor:
     return Actor(kind="api_key", id=row.id, name=row.name, role=row.role)
 
 
+_KEY_CACHE: dict[tuple[str, str], tuple[float, Actor]] = {}
+
+
+def forget_api_keys(*_args: object) -> None:
+    """Drop every remembered key check of this process (revocation; tests)."""
+    _KEY_CACHE.clear()
+
+
+def authenticate_api_key_cached(open_session: Callable[[], Session], key: str, *, database: str,
+                                max_age: float) -> Actor:
+    """`authenticate_api_key` in a session of its own, remembered for `max_age` seconds (see the
+    module doc)."""
+    slot = (database, _hash_key(key))
+    hit = _KEY_CACHE.get(slot)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < max_age:
+        return hit[1]
+    with open_session() as session:
+        actor = authenticate_api_key(session, key)
+    if max_age > 0:
+        _KEY_CACHE[slot] = (now, actor)
+    return actor
+
+
 def list_api_keys(session: Session) -> list[ApiKeyRead]:
     rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
     return [ApiKeyRead.model_validate(r) for r in rows]
@@ -84,6 +117,9 @@ def revoke_api_key(session: Session, *, key_id: int, actor: Actor) -> ApiKeyRead
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         session.flush()
+        forget_api_keys()
+        if not event.contains(session, "after_commit", forget_api_keys):
+            event.listen(session, "after_commit", forget_api_keys)
         audit.record(session, actor=actor, action="api_key.revoke", target_type="api_key",
                      target_id=row.id, after={"revoked_at": row.revoked_at})
     return ApiKeyRead.model_validate(row)
