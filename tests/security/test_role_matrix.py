@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from loyalist.api.app import PUBLIC_PATHS, create_app, iter_api_routes
+from loyalist.api.app import create_app, is_public, iter_api_routes
 from loyalist.api.deps import permission_of
 from loyalist.api.permissions import roles_for
 from loyalist.config import Settings
@@ -34,7 +34,7 @@ def test_every_endpoint_declares_a_permission() -> None:
     missing = [
         f"{sorted(route.methods)} {path}"
         for path, route in _api_routes()
-        if path not in PUBLIC_PATHS and permission_of(route) is None
+        if not is_public(path) and permission_of(route) is None
     ]
     assert missing == []
 
@@ -48,7 +48,7 @@ def _concrete_path(path: str) -> str:
 MATRIX = [
     (method, path, permission_of(route))
     for path, route in _api_routes()
-    if path not in PUBLIC_PATHS
+    if not is_public(path)
     for method in sorted(route.methods - {"HEAD", "OPTIONS"})
 ]
 

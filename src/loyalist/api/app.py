@@ -8,24 +8,61 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import loyalist
 from loyalist.api import routes as routes_pkg
 from loyalist.api.errors import install_error_handlers
+from loyalist.api.observability import observe
 from loyalist.audit.service import current_request_id
 from loyalist.config import Settings, get_settings
 from loyalist.db import make_engine, make_session_factory
+from loyalist.types import MAX_ROW_ID
+
+# A client's X-Request-ID is kept only if it is short and plain (it ends up in logs and audit rows).
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # Endpoints that need no credentials; everything else must declare a permission.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                           "/redoc"})
+# Whole trees that do their own authentication (signed tokens, console and portal sessions):
+# public survey answering, one-click unsubscribe, the staff console and the customer portal.
+PUBLIC_PREFIXES: tuple[str, ...] = ("/v1/public/", "/console", "/portal")
+
+
+# The databases' integers are 64-bit: a larger number in a query string (an offset, an id) would
+# fail inside the driver (PostgreSQL "bigint out of range", SQLite OverflowError) as a 500.
+_INTEGER = re.compile(r"[+-]?\d+")
+_INT64_MAX = MAX_ROW_ID
+
+
+def _path_id_beyond_bigint(request: Request) -> bool:
+    """True when a numeric path segment (an id) is larger than any BIGINT row id."""
+    return any(segment.isdigit() and int(segment) > _INT64_MAX for segment in request.url.path.split("/"))
+
+
+def _refused_query_parameter(request: Request) -> tuple[str, str] | None:
+    """(name, reason) of the first query parameter no database could take, else None."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in name:  # PostgreSQL text refuses NUL
+            return name, "must not contain NUL characters"
+        if _INTEGER.fullmatch(value.strip()) and abs(int(value)) > _INT64_MAX:
+            return name, f"must be between {-_INT64_MAX} and {_INT64_MAX}"
+    return None
+
+
+def is_public(path: str) -> bool:
+    """True for endpoints that take no API key (they authenticate by other means, or not at all)."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -43,12 +80,26 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        """Carry a request id into the audit log, the access log and the response; measure."""
+        if _path_id_beyond_bigint(request):  # no row can have such an id: the thing does not exist
+            return JSONResponse(status_code=404, content={"error": {
+                "code": "not_found", "message": "no such id (beyond the largest possible)", "field": None}})
+        refused = _refused_query_parameter(request)
+        if refused is not None:
+            name, why = refused
+            return JSONResponse(status_code=422, content={"error": {
+                "code": "validation_failed", "message": f"{name}: {why}", "field": name}})
+        offered = request.headers.get("x-request-id", "")
+        rid = offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         token = current_request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
         try:
             response = await call_next(request)
+            status = response.status_code
         finally:
             current_request_id.reset(token)
+            observe(request.scope, request.method, status, started, rid, getattr(request.state, "actor", None))
         response.headers["X-Request-ID"] = rid
         return response
 
@@ -57,6 +108,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)
+    from loyalist.portal import mount as mount_portal  # the customer self-service portal under /portal
+    from loyalist.web import mount as mount_console  # the staff console under /console
+
+    mount_console(app)
+    mount_portal(app)
     return app
 
 

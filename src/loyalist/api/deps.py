@@ -51,8 +51,9 @@ def current_actor(request: Request) -> Actor:
     if cached is not None:
         return cached
     factory = request.app.state.session_factory
-    with factory() as session:
-        actor = staff_service.authenticate_api_key(session, key)
+    settings = request.app.state.settings
+    actor = staff_service.authenticate_api_key_cached(
+        factory, key, database=settings.database_url, max_age=settings.config_cache_seconds)
     request.state.actor = actor
     return actor
 

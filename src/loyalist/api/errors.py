@@ -16,6 +16,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if exc.status_code == 429:
+            headers = {"Retry-After": str(exc.details.get("retry_after", 60))}
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()},
                             headers=headers)
 

@@ -41,11 +41,40 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "purchases:read": READERS,
     # analytics
     "analytics:read": frozenset({Role.admin, Role.manager, Role.analyst}),
+    # listening: surveys, feedback, cases, staff flags
+    "surveys:read": READERS,
+    "surveys:write": MANAGERS,
+    "surveys:send": STAFF_AND_INTEGRATION,
+    "feedback:read": READERS,
+    "feedback:write": STAFF_AND_INTEGRATION,
+    "feedback:train": MANAGERS,
+    "cases:read": frozenset({Role.admin, Role.manager, Role.agent, Role.integration}),
+    "cases:write": frozenset({Role.admin, Role.manager, Role.agent, Role.integration}),
+    "cases:manage": MANAGERS,
+    "flags:write": frozenset({Role.admin, Role.manager, Role.agent}),
+    "flags:confirm": MANAGERS,
+    # acting: segments, offers, messaging, automations, tasks, campaigns
+    "scores:read": READERS,
+    "scores:write": frozenset({Role.admin, Role.manager, Role.analyst}),
+    "segments:read": READERS,
+    "segments:write": MANAGERS,
+    "offers:read": READERS,
+    "offers:write": MANAGERS,
+    "messages:read": READERS,
+    "messages:send": STAFF_AND_INTEGRATION,
+    "messaging:admin": MANAGERS,
+    "automations:read": READERS,
+    "automations:write": MANAGERS,
+    "tasks:read": frozenset({Role.admin, Role.manager, Role.agent}),
+    "tasks:write": frozenset({Role.admin, Role.manager, Role.agent}),
+    "campaigns:read": READERS,
+    "campaigns:write": MANAGERS,
     # administration
     "keys:admin": frozenset({Role.admin}),
     "staff:read": frozenset({Role.admin, Role.manager}),
     "staff:admin": frozenset({Role.admin}),
     "audit:read": frozenset({Role.admin, Role.manager}),
+    "metrics:read": frozenset({Role.admin, Role.analyst, Role.integration}),
 }
 
 
