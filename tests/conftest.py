@@ -70,6 +70,20 @@ def _drop_postgres(url: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_config_caches() -> Iterator[None]:
+    """Process-local config caches (earning rules, API-key checks) forget every test's rows:
+    each test's transaction is rolled back, which no cache can observe."""
+    from loyalist.events import service as events_service
+    from loyalist.staff import service as staff_service
+
+    events_service.invalidate_rule_cache()
+    staff_service.forget_api_keys()
+    yield
+    events_service.invalidate_rule_cache()
+    staff_service.forget_api_keys()
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],

@@ -41,6 +41,77 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_log_target", ["target_type", "target_id"], unique=False)
 
     op.create_table(
+        "automation_holidays",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=50), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_automation_holidays")),
+        sa.UniqueConstraint("code", "day", name="uq_automation_holidays_code_day"),
+    )
+    op.create_table(
+        "automations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("trigger_type", sa.String(length=30), nullable=False),
+        sa.Column(
+            "trigger", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "conditions", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column(
+            "actions", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("max_runs_per_day", sa.Integer(), nullable=True),
+        sa.Column("cursor_interaction_id", sa.BigInteger(), nullable=False),
+        sa.Column("settled_interaction_id", sa.BigInteger(), nullable=False),
+        sa.Column("settle_candidate_id", sa.BigInteger(), nullable=False),
+        sa.Column("settle_candidate_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_automations")),
+        sa.UniqueConstraint("name", name=op.f("uq_automations_name")),
+    )
+    op.create_table(
+        "case_business_hours",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.Column("opens_minute", sa.Integer(), nullable=False),
+        sa.Column("closes_minute", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_business_hours")),
+    )
+    op.create_table(
+        "case_categories",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=50), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_categories")),
+        sa.UniqueConstraint("code", name=op.f("uq_case_categories_code")),
+    )
+    op.create_table(
+        "case_holidays",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_holidays")),
+        sa.UniqueConstraint("day", name=op.f("uq_case_holidays_day")),
+    )
+    op.create_table(
+        "case_sla_policies",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=30), nullable=False),
+        sa.Column("first_response_minutes", sa.Integer(), nullable=False),
+        sa.Column("resolution_minutes", sa.Integer(), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_sla_policies")),
+        sa.UniqueConstraint("name", name=op.f("uq_case_sla_policies_name")),
+    )
+    op.create_table(
         "customers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("external_id", sa.String(length=100), nullable=True),
@@ -97,6 +168,55 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_earning_rules")),
     )
     op.create_table(
+        "feedback_models",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("trained_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("n_samples", sa.Integer(), nullable=False),
+        sa.Column("n_tag_samples", sa.Integer(), nullable=False),
+        sa.Column("n_sentiment_samples", sa.Integer(), nullable=False),
+        sa.Column("folds", sa.Integer(), nullable=False),
+        sa.Column("model_tag_f1", sa.Float(), nullable=True),
+        sa.Column("lexicon_tag_f1", sa.Float(), nullable=True),
+        sa.Column("model_sentiment_accuracy", sa.Float(), nullable=True),
+        sa.Column("lexicon_sentiment_accuracy", sa.Float(), nullable=True),
+        sa.Column("use_for_tags", sa.Boolean(), nullable=False),
+        sa.Column("use_for_sentiment", sa.Boolean(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column(
+            "classes", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("blob", sa.LargeBinary(), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_models")),
+    )
+    op.create_table(
+        "message_templates",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("locale", sa.String(length=5), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=True),
+        sa.Column("subject", sa.String(length=500), nullable=True),
+        sa.Column("text_body", sa.Text(), nullable=False),
+        sa.Column("html_body", sa.Text(), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_templates")),
+        sa.UniqueConstraint("key", "locale", name=op.f("uq_message_templates_key_locale")),
+    )
+    op.create_table(
+        "rate_limit_hits",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("bucket", sa.String(length=200), nullable=False),
+        sa.Column("window_start", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rate_limit_hits")),
+        sa.UniqueConstraint("bucket", "window_start", name=op.f("uq_rate_limit_hits_bucket_window_start")),
+    )
+    with op.batch_alter_table("rate_limit_hits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rate_limit_hits_window_start"), ["window_start"], unique=False)
+
+    op.create_table(
         "rewards",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
@@ -122,6 +242,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rewards")),
     )
     op.create_table(
+        "score_runs",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("as_of", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("removed", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=40), nullable=False),
+        sa.Column("churn_source", sa.String(length=20), nullable=False),
+        sa.Column(
+            "metrics", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("notes", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_score_runs")),
+    )
+    op.create_table(
+        "segments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("rule", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("archived", sa.Boolean(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("name", name=op.f("uq_segments_name")),
+    )
+    op.create_table(
         "staff_users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
@@ -135,6 +286,35 @@ def upgrade() -> None:
         sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_users")),
         sa.UniqueConstraint("email", name=op.f("uq_staff_users_email")),
+    )
+    op.create_table(
+        "surveys",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("template_code", sa.String(length=50), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("previous_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("default_locale", sa.String(length=10), nullable=False),
+        sa.Column(
+            "locales", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("title", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column(
+            "questions", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("public_token", sa.String(length=64), nullable=True),
+        sa.Column("link_valid_days", sa.Integer(), nullable=False),
+        sa.Column("reminder_after_days", sa.Integer(), nullable=True),
+        sa.Column("max_reminders", sa.Integer(), nullable=False),
+        sa.Column("award_points", sa.Boolean(), nullable=False),
+        sa.Column("response_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["previous_id"], ["surveys.id"], name=op.f("fk_surveys_previous_id_surveys")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
+        sa.UniqueConstraint("public_token", name=op.f("uq_surveys_public_token")),
     )
     op.create_table(
         "tiers",
@@ -158,6 +338,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("rank", name=op.f("uq_tiers_rank")),
     )
     op.create_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("events", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
+    )
+    op.create_table(
+        "worker_jobs",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column("lease_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_started_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_finished_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.String(length=10), nullable=True),
+        sa.Column("last_error", sa.String(length=1000), nullable=True),
+        sa.Column(
+            "last_result", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("next_due_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_worker_jobs")),
+    )
+    op.create_table(
         "api_keys",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -172,6 +379,99 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
+    op.create_table(
+        "automation_runs",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("automation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("instance_key", sa.String(length=100), nullable=False),
+        sa.Column(
+            "trigger_data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["automation_id"], ["automations.id"], name=op.f("fk_automation_runs_automation_id_automations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_automation_runs_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_automation_runs")),
+        sa.UniqueConstraint("automation_id", "customer_id", "instance_key", name="uq_automation_runs_instance"),
+    )
+    with op.batch_alter_table("automation_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_automation_runs_automation_created", ["automation_id", "created_at"], unique=False)
+        batch_op.create_index("ix_automation_runs_customer", ["customer_id"], unique=False)
+
+    op.create_table(
+        "case_routing_rules",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("category", sa.String(length=50), nullable=False),
+        sa.Column("assignee_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("team", sa.String(length=100), nullable=True),
+        sa.Column("manager_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assignee_id"], ["staff_users.id"], name=op.f("fk_case_routing_rules_assignee_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["manager_id"], ["staff_users.id"], name=op.f("fk_case_routing_rules_manager_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_routing_rules")),
+        sa.UniqueConstraint("category", name=op.f("uq_case_routing_rules_category")),
+    )
+    op.create_table(
+        "cases",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("category", sa.String(length=50), nullable=False),
+        sa.Column("severity", sa.String(length=20), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=30), nullable=False),
+        sa.Column("assignee_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("team", sa.String(length=100), nullable=True),
+        sa.Column("routing_rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("source_type", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.String(length=100), nullable=True),
+        sa.Column("sla_policy", sa.String(length=30), nullable=False),
+        sa.Column("ack_text", sa.Text(), nullable=True),
+        sa.Column("ack_by", sa.String(length=200), nullable=True),
+        sa.Column("ack_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_response_due_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_response_breached_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolution_due_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolution_breached_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sla_paused_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sla_remaining_seconds", sa.Integer(), nullable=True),
+        sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("escalated_to_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("reopen_count", sa.Integer(), nullable=False),
+        sa.Column("resolution", sa.Text(), nullable=True),
+        sa.Column("resolved_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("csat", sa.Integer(), nullable=True),
+        sa.Column("csat_comment", sa.Text(), nullable=True),
+        sa.Column("followed_up_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("followed_up_by", sa.String(length=200), nullable=True),
+        sa.Column("closed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["assignee_id"], ["staff_users.id"], name=op.f("fk_cases_assignee_id_staff_users")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_cases_customer_id_customers")),
+        sa.ForeignKeyConstraint(
+            ["escalated_to_id"], ["staff_users.id"], name=op.f("fk_cases_escalated_to_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
+    )
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index("ix_cases_assignee_state", ["assignee_id", "state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_cases_state_severity", ["state", "severity"], unique=False)
+
     op.create_table(
         "customer_addresses",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -195,6 +495,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_customer_addresses_customer_id"), ["customer_id"], unique=False)
 
     op.create_table(
+        "customer_consent_current",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("consent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("recorded_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_consent_current_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", "channel", name=op.f("pk_customer_consent_current")),
+    )
+    with op.batch_alter_table("customer_consent_current", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_consent_current_channel", ["channel", "granted", "customer_id"], unique=False
+        )
+        batch_op.create_index("ix_customer_consent_current_recorded", ["recorded_at"], unique=False)
+
+    op.create_table(
         "customer_consents",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -213,6 +533,80 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_customer_consents_customer_channel", ["customer_id", "channel", "recorded_at"], unique=False
         )
+
+    op.create_table(
+        "customer_purchase_months",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("purchase_count", sa.Integer(), nullable=False),
+        sa.Column("spend_units", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_purchase_months_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", "month", name=op.f("pk_customer_purchase_months")),
+    )
+    with op.batch_alter_table("customer_purchase_months", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_purchase_months_month",
+            ["month"],
+            unique=False,
+            postgresql_include=["customer_id", "purchase_count", "spend_units"],
+        )
+
+    op.create_table(
+        "customer_purchase_summary",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("first_purchase_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_purchase_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("purchase_count", sa.Integer(), nullable=False),
+        sa.Column("spend_units", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_purchase_summary_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_purchase_summary")),
+    )
+    with op.batch_alter_table("customer_purchase_summary", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_purchase_summary_last", ["last_purchase_at"], unique=False)
+        batch_op.create_index("ix_customer_purchase_summary_spend", ["spend_units"], unique=False)
+
+    op.create_table(
+        "customer_scores",
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("recency_days", sa.Integer(), nullable=False),
+        sa.Column("purchase_days", sa.Integer(), nullable=False),
+        sa.Column("last_purchase_on", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rfm_r", sa.Integer(), nullable=False),
+        sa.Column("rfm_f", sa.Integer(), nullable=False),
+        sa.Column("rfm_m", sa.Integer(), nullable=False),
+        sa.Column("rfm_score", sa.String(length=3), nullable=False),
+        sa.Column("rfm_segment", sa.String(length=30), nullable=False),
+        sa.Column("p_alive", sa.Float(), nullable=True),
+        sa.Column("churn_risk", sa.Float(), nullable=True),
+        sa.Column("previous_churn_risk", sa.Float(), nullable=True),
+        sa.Column("churn_source", sa.String(length=20), nullable=False),
+        sa.Column(
+            "churn_reasons", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("expected_purchases_90d", sa.Float(), nullable=True),
+        sa.Column("predicted_clv", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("historical_clv", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("model", sa.String(length=40), nullable=False),
+        sa.Column("computed_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_scores_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_scores")),
+    )
+    with op.batch_alter_table("customer_scores", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_scores_churn_risk", ["churn_risk"], unique=False)
+        batch_op.create_index("ix_customer_scores_predicted_clv", ["predicted_clv"], unique=False)
+        batch_op.create_index("ix_customer_scores_rfm_segment", ["rfm_segment"], unique=False)
 
     op.create_table(
         "customer_tags",
@@ -282,6 +676,50 @@ def upgrade() -> None:
         batch_op.create_index("ix_events_customer_occurred", ["customer_id", "occurred_at"], unique=False)
 
     op.create_table(
+        "feedback_items",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("source_type", sa.String(length=30), nullable=False),
+        sa.Column("source_id", sa.String(length=200), nullable=True),
+        sa.Column("platform", sa.String(length=50), nullable=True),
+        sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("author", sa.String(length=200), nullable=True),
+        sa.Column("url", sa.String(length=1000), nullable=True),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("language_confidence", sa.Float(), nullable=False),
+        sa.Column("sentiment", sa.String(length=10), nullable=False),
+        sa.Column("sentiment_score", sa.Float(), nullable=False),
+        sa.Column("sentiment_source", sa.String(length=10), nullable=False),
+        sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("score_scale", sa.String(length=10), nullable=True),
+        sa.Column("labels", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("sentiment_label", sa.String(length=10), nullable=True),
+        sa.Column("labelled", sa.Boolean(), nullable=False),
+        sa.Column("corrected", sa.Boolean(), nullable=False),
+        sa.Column("is_question", sa.Boolean(), nullable=False),
+        sa.Column("needs_answer", sa.Boolean(), nullable=False),
+        sa.Column("needs_answer_notified_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("model_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("erased", sa.Boolean(), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_feedback_items_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_items")),
+        sa.UniqueConstraint("platform", "external_id", name="uq_feedback_items_platform_external"),
+        sa.UniqueConstraint("source_type", "source_id", name="uq_feedback_items_source"),
+    )
+    with op.batch_alter_table("feedback_items", schema=None) as batch_op:
+        batch_op.create_index("ix_feedback_items_customer", ["customer_id", "occurred_at"], unique=False)
+        batch_op.create_index("ix_feedback_items_labelled", ["labelled"], unique=False)
+        batch_op.create_index("ix_feedback_items_occurred", ["occurred_at"], unique=False)
+
+    op.create_table(
         "interactions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -310,8 +748,12 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=80), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=True),
         sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "(customer_id IS NULL) = (balance IS NULL)",
+            name=op.f("ck_ledger_accounts_balance_cached_for_customers_only"),
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_ledger_accounts_customer_id_customers")
         ),
@@ -364,6 +806,134 @@ def upgrade() -> None:
         batch_op.create_index("ix_ledger_entries_reference", ["reference_type", "reference_id"], unique=False)
 
     op.create_table(
+        "message_suppressions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("address_hash", sa.String(length=64), nullable=False),
+        sa.Column("address_hint", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_message_suppressions_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_suppressions")),
+        sa.UniqueConstraint("channel", "address_hash", name=op.f("uq_message_suppressions_channel_address_hash")),
+    )
+    op.create_table(
+        "messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("to_address", sa.String(length=2000), nullable=True),
+        sa.Column("subject", sa.String(length=500), nullable=True),
+        sa.Column("text_body", sa.Text(), nullable=True),
+        sa.Column("html_body", sa.Text(), nullable=True),
+        sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("event", sa.String(length=100), nullable=True),
+        sa.Column("endpoint_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("template_key", sa.String(length=100), nullable=True),
+        sa.Column("locale", sa.String(length=5), nullable=True),
+        sa.Column("category", sa.String(length=20), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=1000), nullable=True),
+        sa.Column("claimed_by", sa.String(length=100), nullable=True),
+        sa.Column("claimed_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=300), nullable=True),
+        sa.Column("sent_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("source_type", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.String(length=100), nullable=True),
+        sa.Column("created_by", sa.String(length=120), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_messages_customer_id_customers")),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"], ["webhook_endpoints.id"], name=op.f("fk_messages_endpoint_id_webhook_endpoints")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_messages_dedupe_key")),
+    )
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index("ix_messages_customer_channel_sent", ["customer_id", "channel", "sent_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_messages_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_messages_status_next_attempt", ["status", "next_attempt_at"], unique=False)
+
+    op.create_table(
+        "offers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("reward_type", sa.String(length=20), nullable=False),
+        sa.Column("reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("points", sa.Integer(), nullable=True),
+        sa.Column("discount_value", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("max_discount", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("valid_from", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("code_validity_days", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("rule", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("min_purchases", sa.Integer(), nullable=True),
+        sa.Column("purchase_window_days", sa.Integer(), nullable=True),
+        sa.Column(
+            "rfm_segments", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("per_customer_limit", sa.Integer(), nullable=False),
+        sa.Column("lead_days", sa.Integer(), nullable=False),
+        sa.Column("event_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("location", sa.String(length=300), nullable=True),
+        sa.Column("capacity", sa.Integer(), nullable=True),
+        sa.Column("recommendation_count", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["reward_id"], ["rewards.id"], name=op.f("fk_offers_reward_id_rewards")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offers")),
+    )
+    op.create_table(
+        "portal_sessions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_portal_sessions_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_portal_sessions_token_hash")),
+    )
+    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_portal_sessions_customer_id"), ["customer_id"], unique=False)
+
+    op.create_table(
+        "portal_sign_ins",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("consumed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("consumed_by", sa.String(length=10), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_portal_sign_ins_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sign_ins")),
+    )
+    with op.batch_alter_table("portal_sign_ins", schema=None) as batch_op:
+        batch_op.create_index("ix_portal_sign_ins_customer_created", ["customer_id", "created_at"], unique=False)
+
+    op.create_table(
         "purchases",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -383,6 +953,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("purchases", schema=None) as batch_op:
         batch_op.create_index("ix_purchases_customer_occurred", ["customer_id", "occurred_at"], unique=False)
+        batch_op.create_index(
+            "ix_purchases_occurred_spend",
+            ["occurred_at"],
+            unique=False,
+            postgresql_include=["customer_id", "net_amount", "refunded_amount"],
+        )
+        batch_op.create_index(
+            "ix_purchases_store_occurred", ["store", "occurred_at"], unique=False, postgresql_include=["customer_id"]
+        )
 
     op.create_table(
         "reward_redemptions",
@@ -411,6 +990,139 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_members",
+        sa.Column(
+            "segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("added_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("added_by", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_segment_members_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(["segment_id"], ["segments.id"], name=op.f("fk_segment_members_segment_id_segments")),
+        sa.PrimaryKeyConstraint("segment_id", "customer_id", name=op.f("pk_segment_members")),
+    )
+    with op.batch_alter_table("segment_members", schema=None) as batch_op:
+        batch_op.create_index("ix_segment_members_customer", ["customer_id"], unique=False)
+
+    op.create_table(
+        "segment_snapshots",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("as_of", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("taken_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rule", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("member_count", sa.Integer(), nullable=False),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(["segment_id"], ["segments.id"], name=op.f("fk_segment_snapshots_segment_id_segments")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_snapshots")),
+    )
+    with op.batch_alter_table("segment_snapshots", schema=None) as batch_op:
+        batch_op.create_index("ix_segment_snapshots_segment", ["segment_id", "taken_at"], unique=False)
+
+    op.create_table(
+        "staff_flags",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reason_code", sa.String(length=40), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("decided_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decision_note", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_staff_flags_customer_id_customers")),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"], name=op.f("fk_staff_flags_staff_id_staff_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_flags")),
+    )
+    with op.batch_alter_table("staff_flags", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_flags_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_staff_flags_status", ["status", "created_at"], unique=False)
+
+    op.create_table(
+        "staff_sessions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("user_agent", sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"], name=op.f("fk_staff_sessions_staff_id_staff_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_staff_sessions_token_hash")),
+    )
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_sessions_staff_id"), ["staff_id"], unique=False)
+
+    op.create_table(
+        "staff_tasks",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("assignee_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("due_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("source_type", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.String(length=100), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=True),
+        sa.Column("outcome", sa.String(length=30), nullable=True),
+        sa.Column("outcome_note", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assignee_id"], ["staff_users.id"], name=op.f("fk_staff_tasks_assignee_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_staff_tasks_customer_id_customers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_tasks")),
+        sa.UniqueConstraint("dedupe_key", name="uq_staff_tasks_dedupe_key"),
+    )
+    with op.batch_alter_table("staff_tasks", schema=None) as batch_op:
+        batch_op.create_index("ix_staff_tasks_assignee_status_due", ["assignee_id", "status", "due_at"], unique=False)
+        batch_op.create_index("ix_staff_tasks_customer", ["customer_id"], unique=False)
+
+    op.create_table(
+        "survey_invitations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("skip_reason", sa.String(length=30), nullable=True),
+        sa.Column("jti", sa.String(length=64), nullable=True),
+        sa.Column("locale", sa.String(length=10), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminder_count", sa.Integer(), nullable=False),
+        sa.Column("last_reminded_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("response_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_survey_invitations_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(["survey_id"], ["surveys.id"], name=op.f("fk_survey_invitations_survey_id_surveys")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_invitations")),
+        sa.UniqueConstraint("jti", name=op.f("uq_survey_invitations_jti")),
+    )
+    with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
+        batch_op.create_index("ix_survey_invitations_customer_created", ["customer_id", "created_at"], unique=False)
+        batch_op.create_index("ix_survey_invitations_survey_status", ["survey_id", "status"], unique=False)
+
+    op.create_table(
         "tier_history",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -428,6 +1140,149 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tier_history", schema=None) as batch_op:
         batch_op.create_index("ix_tier_history_customer", ["customer_id", "at"], unique=False)
+
+    op.create_table(
+        "automation_actions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=30), nullable=False),
+        sa.Column("due_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("result", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("executed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["automation_runs.id"], name=op.f("fk_automation_actions_run_id_automation_runs")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_automation_actions")),
+        sa.UniqueConstraint("run_id", "position", name="uq_automation_actions_run_position"),
+    )
+    with op.batch_alter_table("automation_actions", schema=None) as batch_op:
+        batch_op.create_index("ix_automation_actions_status_due", ["status", "due_at"], unique=False)
+
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "customer_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("offer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("template", sa.String(length=100), nullable=True),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("starts_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("budget", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("committed", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("message_cost", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("control_percent", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.String(length=64), nullable=False),
+        sa.Column("stratified_by", sa.String(length=10), nullable=True),
+        sa.Column("attribution_days", sa.Integer(), nullable=False),
+        sa.Column("retention_days", sa.Integer(), nullable=False),
+        sa.Column("margin", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("launched_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["offer_id"], ["offers.id"], name=op.f("fk_campaigns_offer_id_offers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    op.create_table(
+        "case_actions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("compensation_key", sa.String(length=100), nullable=True),
+        sa.Column("points", sa.Integer(), nullable=True),
+        sa.Column("reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("ledger_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("redemption_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("voucher_code", sa.String(length=20), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_actions_case_id_cases")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_actions")),
+        sa.UniqueConstraint("case_id", "compensation_key", name="uq_case_actions_compensation"),
+    )
+    with op.batch_alter_table("case_actions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_actions_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_escalations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=80), nullable=False),
+        sa.Column("manager_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_escalations_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["manager_id"], ["staff_users.id"], name=op.f("fk_case_escalations_manager_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_escalations")),
+        sa.UniqueConstraint("case_id", "dedupe_key", name="uq_case_escalations_dedupe"),
+    )
+    with op.batch_alter_table("case_escalations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_escalations_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("from_state", sa.String(length=30), nullable=True),
+        sa.Column("to_state", sa.String(length=30), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_events_case_id_cases")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_events")),
+    )
+    with op.batch_alter_table("case_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_events_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "feedback_corrections",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.String(length=40), nullable=False),
+        sa.Column("previous", sa.String(length=40), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["feedback_items.id"], name=op.f("fk_feedback_corrections_item_id_feedback_items")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_corrections")),
+    )
+    with op.batch_alter_table("feedback_corrections", schema=None) as batch_op:
+        batch_op.create_index("ix_feedback_corrections_item", ["item_id"], unique=False)
+
+    op.create_table(
+        "feedback_item_tags",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("sentiment", sa.String(length=10), nullable=False),
+        sa.Column("occurred_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["feedback_items.id"], name=op.f("fk_feedback_item_tags_item_id_feedback_items")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_item_tags")),
+        sa.UniqueConstraint("item_id", "code", name="uq_feedback_item_tags_item_code"),
+    )
+    with op.batch_alter_table("feedback_item_tags", schema=None) as batch_op:
+        batch_op.create_index("ix_feedback_item_tags_occurred", ["occurred_at", "code"], unique=False)
 
     op.create_table(
         "ledger_lots",
@@ -474,6 +1329,36 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ledger_postings_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ledger_postings_entry_id"), ["entry_id"], unique=False)
+
+    op.create_table(
+        "offer_issues",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("offer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("issue_key", sa.String(length=200), nullable=False),
+        sa.Column("variant", sa.String(length=30), nullable=False),
+        sa.Column("headline", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("issued_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("redeemed_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("order_ref", sa.String(length=100), nullable=True),
+        sa.Column("cost", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
+        sa.Column("campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_offer_issues_customer_id_customers")),
+        sa.ForeignKeyConstraint(["offer_id"], ["offers.id"], name=op.f("fk_offer_issues_offer_id_offers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_issues")),
+        sa.UniqueConstraint("code", name="uq_offer_issues_code"),
+        sa.UniqueConstraint("issue_key", name="uq_offer_issues_issue_key"),
+    )
+    with op.batch_alter_table("offer_issues", schema=None) as batch_op:
+        batch_op.create_index("ix_offer_issues_campaign", ["campaign_id"], unique=False)
+        batch_op.create_index("ix_offer_issues_customer", ["customer_id", "status"], unique=False)
+        batch_op.create_index("ix_offer_issues_offer", ["offer_id", "customer_id"], unique=False)
 
     op.create_table(
         "purchase_lines",
@@ -536,6 +1421,85 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_snapshot_members",
+        sa.Column(
+            "snapshot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_segment_snapshot_members_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["segment_snapshots.id"],
+            name=op.f("fk_segment_snapshot_members_snapshot_id_segment_snapshots"),
+        ),
+        sa.PrimaryKeyConstraint("snapshot_id", "customer_id", name=op.f("pk_segment_snapshot_members")),
+    )
+    with op.batch_alter_table("segment_snapshot_members", schema=None) as batch_op:
+        batch_op.create_index("ix_segment_snapshot_members_customer", ["customer_id"], unique=False)
+
+    op.create_table(
+        "staff_recognition",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("flag_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("awarded_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["flag_id"], ["staff_flags.id"], name=op.f("fk_staff_recognition_flag_id_staff_flags")),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff_users.id"], name=op.f("fk_staff_recognition_staff_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_recognition")),
+        sa.UniqueConstraint("flag_id", name=op.f("uq_staff_recognition_flag_id")),
+    )
+    with op.batch_alter_table("staff_recognition", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_recognition_staff_id"), ["staff_id"], unique=False)
+
+    op.create_table(
+        "survey_responses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("survey_version", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("invitation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("locale", sa.String(length=10), nullable=False),
+        sa.Column(
+            "answers", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("nps", sa.Integer(), nullable=True),
+        sa.Column("csat", sa.Integer(), nullable=True),
+        sa.Column("ces", sa.Integer(), nullable=True),
+        sa.Column(
+            "exit_reasons", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("tier_code", sa.String(length=50), nullable=True),
+        sa.Column("store", sa.String(length=100), nullable=True),
+        sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("submitted_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("erased_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_survey_responses_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invitation_id"],
+            ["survey_invitations.id"],
+            name=op.f("fk_survey_responses_invitation_id_survey_invitations"),
+        ),
+        sa.ForeignKeyConstraint(["survey_id"], ["surveys.id"], name=op.f("fk_survey_responses_survey_id_surveys")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
+        sa.UniqueConstraint("invitation_id", name="uq_survey_responses_invitation"),
+    )
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.create_index("ix_survey_responses_customer", ["customer_id"], unique=False)
+        batch_op.create_index("ix_survey_responses_survey_submitted", ["survey_id", "submitted_at"], unique=False)
+
+    op.create_table(
         "vouchers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("code", sa.String(length=20), nullable=False),
@@ -564,6 +1528,29 @@ def upgrade() -> None:
         batch_op.create_index("ix_vouchers_status_expires", ["status", "expires_at"], unique=False)
 
     op.create_table(
+        "campaign_members",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("grp", sa.String(length=10), nullable=False),
+        sa.Column("stratum", sa.String(length=60), nullable=False),
+        sa.Column("outcome", sa.String(length=12), nullable=False),
+        sa.Column("issue_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("added_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_campaign_members_campaign_id_campaigns")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_campaign_members_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_members")),
+        sa.UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_members_campaign_customer"),
+    )
+    with op.batch_alter_table("campaign_members", schema=None) as batch_op:
+        batch_op.create_index("ix_campaign_members_customer", ["customer_id"], unique=False)
+
+    op.create_table(
         "ledger_lot_movements",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -582,21 +1569,61 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ledger_lot_movements_entry_id"), ["entry_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ledger_lot_movements_lot_id"), ["lot_id"], unique=False)
 
+    op.create_table(
+        "offer_rsvps",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("offer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("issue_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("response", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("responded_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("waitlisted_at", loyalist.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_offer_rsvps_customer_id_customers")),
+        sa.ForeignKeyConstraint(["issue_id"], ["offer_issues.id"], name=op.f("fk_offer_rsvps_issue_id_offer_issues")),
+        sa.ForeignKeyConstraint(["offer_id"], ["offers.id"], name=op.f("fk_offer_rsvps_offer_id_offers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_rsvps")),
+        sa.UniqueConstraint("offer_id", "customer_id", name="uq_offer_rsvps_offer_customer"),
+    )
+    with op.batch_alter_table("offer_rsvps", schema=None) as batch_op:
+        batch_op.create_index("ix_offer_rsvps_offer_status", ["offer_id", "status"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("offer_rsvps", schema=None) as batch_op:
+        batch_op.drop_index("ix_offer_rsvps_offer_status")
+
+    op.drop_table("offer_rsvps")
     with op.batch_alter_table("ledger_lot_movements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_lot_movements_lot_id"))
         batch_op.drop_index(batch_op.f("ix_ledger_lot_movements_entry_id"))
 
     op.drop_table("ledger_lot_movements")
+    with op.batch_alter_table("campaign_members", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_members_customer")
+
+    op.drop_table("campaign_members")
     with op.batch_alter_table("vouchers", schema=None) as batch_op:
         batch_op.drop_index("ix_vouchers_status_expires")
         batch_op.drop_index("ix_vouchers_customer")
 
     op.drop_table("vouchers")
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.drop_index("ix_survey_responses_survey_submitted")
+        batch_op.drop_index("ix_survey_responses_customer")
+
+    op.drop_table("survey_responses")
+    with op.batch_alter_table("staff_recognition", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_recognition_staff_id"))
+
+    op.drop_table("staff_recognition")
+    with op.batch_alter_table("segment_snapshot_members", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_snapshot_members_customer")
+
+    op.drop_table("segment_snapshot_members")
     with op.batch_alter_table("rule_awards", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_awards_rule_customer_month")
         batch_op.drop_index("ix_rule_awards_rule_customer_day")
@@ -612,6 +1639,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_purchase_lines_purchase_id"))
 
     op.drop_table("purchase_lines")
+    with op.batch_alter_table("offer_issues", schema=None) as batch_op:
+        batch_op.drop_index("ix_offer_issues_offer")
+        batch_op.drop_index("ix_offer_issues_customer")
+        batch_op.drop_index("ix_offer_issues_campaign")
+
+    op.drop_table("offer_issues")
     with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_postings_entry_id"))
         batch_op.drop_index(batch_op.f("ix_ledger_postings_account_id"))
@@ -623,18 +1656,90 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_lots_customer_open")
 
     op.drop_table("ledger_lots")
+    with op.batch_alter_table("feedback_item_tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_item_tags_occurred")
+
+    op.drop_table("feedback_item_tags")
+    with op.batch_alter_table("feedback_corrections", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_corrections_item")
+
+    op.drop_table("feedback_corrections")
+    with op.batch_alter_table("case_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_events_case_id"))
+
+    op.drop_table("case_events")
+    with op.batch_alter_table("case_escalations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_escalations_case_id"))
+
+    op.drop_table("case_escalations")
+    with op.batch_alter_table("case_actions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_actions_case_id"))
+
+    op.drop_table("case_actions")
+    op.drop_table("campaigns")
+    with op.batch_alter_table("automation_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_automation_actions_status_due")
+
+    op.drop_table("automation_actions")
     with op.batch_alter_table("tier_history", schema=None) as batch_op:
         batch_op.drop_index("ix_tier_history_customer")
 
     op.drop_table("tier_history")
+    with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
+        batch_op.drop_index("ix_survey_invitations_survey_status")
+        batch_op.drop_index("ix_survey_invitations_customer_created")
+
+    op.drop_table("survey_invitations")
+    with op.batch_alter_table("staff_tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_staff_tasks_customer")
+        batch_op.drop_index("ix_staff_tasks_assignee_status_due")
+
+    op.drop_table("staff_tasks")
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_sessions_staff_id"))
+
+    op.drop_table("staff_sessions")
+    with op.batch_alter_table("staff_flags", schema=None) as batch_op:
+        batch_op.drop_index("ix_staff_flags_status")
+        batch_op.drop_index(batch_op.f("ix_staff_flags_customer_id"))
+
+    op.drop_table("staff_flags")
+    with op.batch_alter_table("segment_snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_snapshots_segment")
+
+    op.drop_table("segment_snapshots")
+    with op.batch_alter_table("segment_members", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_members_customer")
+
+    op.drop_table("segment_members")
     with op.batch_alter_table("reward_redemptions", schema=None) as batch_op:
         batch_op.drop_index("ix_reward_redemptions_customer_reward")
 
     op.drop_table("reward_redemptions")
     with op.batch_alter_table("purchases", schema=None) as batch_op:
+        batch_op.drop_index("ix_purchases_store_occurred", postgresql_include=["customer_id"])
+        batch_op.drop_index(
+            "ix_purchases_occurred_spend", postgresql_include=["customer_id", "net_amount", "refunded_amount"]
+        )
         batch_op.drop_index("ix_purchases_customer_occurred")
 
     op.drop_table("purchases")
+    with op.batch_alter_table("portal_sign_ins", schema=None) as batch_op:
+        batch_op.drop_index("ix_portal_sign_ins_customer_created")
+
+    op.drop_table("portal_sign_ins")
+    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_portal_sessions_customer_id"))
+
+    op.drop_table("portal_sessions")
+    op.drop_table("offers")
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_status_next_attempt")
+        batch_op.drop_index(batch_op.f("ix_messages_customer_id"))
+        batch_op.drop_index("ix_messages_customer_channel_sent")
+
+    op.drop_table("messages")
+    op.drop_table("message_suppressions")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_reference")
         batch_op.drop_index("ix_ledger_entries_customer_occurred")
@@ -650,6 +1755,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_interactions_customer_occurred")
 
     op.drop_table("interactions")
+    with op.batch_alter_table("feedback_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_items_occurred")
+        batch_op.drop_index("ix_feedback_items_labelled")
+        batch_op.drop_index("ix_feedback_items_customer")
+
+    op.drop_table("feedback_items")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_customer_occurred")
 
@@ -663,24 +1774,75 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_tags_tag"))
 
     op.drop_table("customer_tags")
+    with op.batch_alter_table("customer_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_scores_rfm_segment")
+        batch_op.drop_index("ix_customer_scores_predicted_clv")
+        batch_op.drop_index("ix_customer_scores_churn_risk")
+
+    op.drop_table("customer_scores")
+    with op.batch_alter_table("customer_purchase_summary", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_purchase_summary_spend")
+        batch_op.drop_index("ix_customer_purchase_summary_last")
+
+    op.drop_table("customer_purchase_summary")
+    with op.batch_alter_table("customer_purchase_months", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_customer_purchase_months_month", postgresql_include=["customer_id", "purchase_count", "spend_units"]
+        )
+
+    op.drop_table("customer_purchase_months")
     with op.batch_alter_table("customer_consents", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_consents_customer_channel")
 
     op.drop_table("customer_consents")
+    with op.batch_alter_table("customer_consent_current", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_consent_current_recorded")
+        batch_op.drop_index("ix_customer_consent_current_channel")
+
+    op.drop_table("customer_consent_current")
     with op.batch_alter_table("customer_addresses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_addresses_customer_id"))
 
     op.drop_table("customer_addresses")
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_state_severity")
+        batch_op.drop_index(batch_op.f("ix_cases_customer_id"))
+        batch_op.drop_index("ix_cases_assignee_state")
+
+    op.drop_table("cases")
+    op.drop_table("case_routing_rules")
+    with op.batch_alter_table("automation_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_automation_runs_customer")
+        batch_op.drop_index("ix_automation_runs_automation_created")
+
+    op.drop_table("automation_runs")
     op.drop_table("api_keys")
+    op.drop_table("worker_jobs")
+    op.drop_table("webhook_endpoints")
     op.drop_table("tiers")
+    op.drop_table("surveys")
     op.drop_table("staff_users")
+    op.drop_table("segments")
+    op.drop_table("score_runs")
     op.drop_table("rewards")
+    with op.batch_alter_table("rate_limit_hits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rate_limit_hits_window_start"))
+
+    op.drop_table("rate_limit_hits")
+    op.drop_table("message_templates")
+    op.drop_table("feedback_models")
     op.drop_table("earning_rules")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_phone"))
         batch_op.drop_index(batch_op.f("ix_customers_email"))
 
     op.drop_table("customers")
+    op.drop_table("case_sla_policies")
+    op.drop_table("case_holidays")
+    op.drop_table("case_categories")
+    op.drop_table("case_business_hours")
+    op.drop_table("automations")
+    op.drop_table("automation_holidays")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_target")
         batch_op.drop_index("ix_audit_log_occurred_at")
