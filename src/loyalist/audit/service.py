@@ -62,6 +62,19 @@ def record(
     return entry
 
 
+def record_statement(*, actor: Actor, action: str, target_type: str, target_id: Any = None,
+                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Any:
+    """`record`'s INSERT, not executed: sent with other independent writes in one round trip
+    (`db.execute_together`) by hot paths that need no id back."""
+    from sqlalchemy import insert
+
+    return insert(AuditEntry).values(
+        occurred_at=clock.now(), actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, action=action,
+        target_type=target_type, target_id=None if target_id is None else str(target_id),
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None, request_id=current_request_id.get())
+
+
 def list_entries(
     session: Session,
     *,

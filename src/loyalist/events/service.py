@@ -41,7 +41,7 @@ from loyalist import clock
 from loyalist.audit import service as audit
 from loyalist.config import Settings, get_settings
 from loyalist.customers import service as customers
-from loyalist.db import insert_once
+from loyalist.db import execute_together, insert_once
 from loyalist.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate
 from loyalist.events.models import EarningRule, Event
@@ -541,32 +541,37 @@ def ingest(
 
     channel = timeline_channel(data.channel)
     kind = TIMELINE_KIND.get(data.type, "custom")
-    interactions.record(session, customer_id=customer_id, kind=kind, channel=channel,
-                        summary=summary_of(data.type, data.order_ref, points, clawed), direction="inbound",
-                        occurred_at=occurred_at,
-                        actor=actor, source_type="event", source_id=str(event_id),
-                        data={**timeline_data, "points": points})
+    # The timeline rows, the event's outcome and the audit row need nothing back: one round trip.
+    timeline = [dict(customer_id=customer_id, kind=kind, channel=channel,
+                     summary=summary_of(data.type, data.order_ref, points, clawed), direction="inbound",
+                     occurred_at=occurred_at, actor=actor, source_type="event", source_id=str(event_id),
+                     data={**timeline_data, "points": points})]
     for other, pts in per_customer.items():
         if other != customer_id:
-            interactions.record(session, customer_id=other, kind=kind, channel=channel,
-                                summary=f"Referral bonus, +{pts} points", direction="inbound",
-                                occurred_at=occurred_at, actor=actor, source_type="event", source_id=str(event_id),
-                                data={"event_id": event_id, "event_type": data.type, "points": pts,
-                                      "referrer_customer_id": customer_id})
+            timeline.append(dict(
+                customer_id=other, kind=kind, channel=channel, summary=f"Referral bonus, +{pts} points",
+                direction="inbound", occurred_at=occurred_at, actor=actor, source_type="event",
+                source_id=str(event_id),
+                data={"event_id": event_id, "event_type": data.type, "points": pts,
+                      "referrer_customer_id": customer_id}))
+    writes = [interactions.insert_statement(timeline)]
 
     result = EventResult(
         event_id=event_id, type=data.type, source=data.source, idempotency_key=data.idempotency_key,
         customer_id=customer_id, occurred_at=occurred_at, points=points,
         awards=[Award(customer_id=c, points=p) for c, p in per_customer.items()], clawed_back=clawed,
         rules=outcomes, purchase_id=purchase_id, ledger_entry_ids=entry_ids)
-    session.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(
+    writes.append(audit.record_statement(
+        actor=actor, action="event.ingest", target_type="event", target_id=event_id,
+        after={"type": data.type, "customer_id": customer_id, "points": points, "clawed_back": clawed,
+               "idempotency_key": data.idempotency_key, "source": data.source}))
+    writes.append(update(_EVENTS).where(_EVENTS.c.id == event_id).values(
         points=points, outcome=result.model_dump(mode="json", exclude={"replayed", "dry_run"})))
-    audit.record(session, actor=actor, action="event.ingest", target_type="event", target_id=event_id,
-                 after={"type": data.type, "customer_id": customer_id, "points": points, "clawed_back": clawed,
-                        "idempotency_key": data.idempotency_key, "source": data.source})
-    if data.type in ("purchase", "return", "refund") or per_customer:
-        from loyalist.tiers import service as tiers
+    execute_together(session, writes)
+    from loyalist.tiers import service as tiers
 
+    if (data.type in ("purchase", "return", "refund") or per_customer) and tiers.any_active_tier(
+            session, max_age=settings.config_cache_seconds):
         for cid in {customer_id, *per_customer}:
             tiers.evaluate_customer(session, customer_id=cid, actor=actor)
     return result

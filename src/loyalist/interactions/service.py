@@ -131,6 +131,20 @@ def record(
     return InteractionRead(id=new_id, **values)
 
 
+def insert_statement(rows: Iterable[dict[str, Any]]) -> Any:
+    """`record`'s INSERT for one or more rows (each dict takes `record`'s keyword arguments),
+    validated but not executed: for a caller that sends it together with other writes
+    (`db.execute_together`) because it needs no id back. One multi-row INSERT keeps the ids in
+    the order given, which the timeline uses to break ties."""
+    now = clock.now()
+    values = []
+    for item in rows:
+        args = {"direction": "internal", "occurred_at": None, "staff_id": None, "actor": None,
+                "source_type": None, "source_id": None, "data": None, **item}
+        values.append(_row(now=now, **args))
+    return insert(_TABLE).values(values)
+
+
 def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Append many timeline rows in one executemany (bulk import); each dict takes `record`'s
     keyword arguments. Returns the number written; all are validated before anything is sent."""

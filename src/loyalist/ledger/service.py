@@ -114,6 +114,7 @@ _ENTRIES = cast(Table, LedgerEntry.__table__)
 _POSTINGS = cast(Table, LedgerPosting.__table__)
 _LOTS = cast(Table, PointLot.__table__)
 _MOVEMENTS = cast(Table, LotMovement.__table__)
+_ACCOUNTS = cast(Table, LedgerAccount.__table__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,10 +410,13 @@ def _audit(session: Session, entry: LedgerEntry, actor: Actor) -> None:
     if actor.kind == "system":
         return
     audit.record(session, actor=actor, action=f"ledger.{entry.kind}", target_type="customer",
-                 target_id=entry.customer_id,
-                 after={"entry_id": entry.id, "points": entry.points, "reason": entry.reason,
-                        "source": entry.source, "reference_type": entry.reference_type,
-                        "reference_id": entry.reference_id, "reverses_entry_id": entry.reverses_entry_id})
+                 target_id=entry.customer_id, after=_audit_after(entry))
+
+
+def _audit_after(entry: LedgerEntry) -> dict[str, Any]:
+    return {"entry_id": entry.id, "points": entry.points, "reason": entry.reason, "source": entry.source,
+            "reference_type": entry.reference_type, "reference_id": entry.reference_id,
+            "reverses_entry_id": entry.reverses_entry_id}
 
 
 def _check_channel(channel: str) -> None:
@@ -547,10 +551,17 @@ def earn(
     if status != "active":
         return _replay_or_raise(session, source, idempotency_key, payload_hash, InvalidState(
             f"customer {customer_id} is {status}; points go to the surviving profile", field="customer_id"))
+    pending = available_at is not None and available_at > now
+    if not pending and session.get_bind().dialect.name == "postgresql":
+        return _earn_in_one_statement(
+            session, customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
+            idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
+            reference_id=reference_id, payload=payload, occurred_at=occurred_at, now=now, expires_at=expires_at,
+            available_at=available_at, accounts=accounts, counterparty=counterparty, actor=actor,
+            record_timeline=record_timeline, channel=channel)
     balance = int(session.execute(
         select(LedgerAccount.balance).where(LedgerAccount.id == accounts.available).with_for_update()
     ).scalar_one())
-    pending = available_at is not None and available_at > now
     entry = LedgerEntry(
         customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
         idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
@@ -595,6 +606,100 @@ def earn(
         created_at=now, data=entry.data,
         postings=[PostingRead(account=codes[target], amount=points),
                   PostingRead(account=codes[counterparty], amount=-points)],
+        lots=[LotMovementRead(lot_id=lot_id, kind="earn", points=points, lot_earned_entry_id=entry_id,
+                              available_at=lot_available_at, expires_at=expires_at)],
+    )
+
+
+def _earn_in_one_statement(
+    session: Session, *, customer_id: int, kind: str, points: int, reason: str, source: str, idempotency_key: str,
+    payload_hash: str, reference_type: str | None, reference_id: str | None, payload: dict[str, Any] | None,
+    occurred_at: datetime | None, now: datetime, expires_at: datetime | None, available_at: datetime | None,
+    accounts: _Accounts, counterparty: int, actor: Actor, record_timeline: bool, channel: str,
+) -> EntryRead:
+    """The spendable credit on PostgreSQL: entry, both postings, the balance change (which also
+    takes the customer's row lock), the lot and its movement in ONE statement of data-modifying
+    CTEs, where the general path needs six round trips.
+
+    Why it is the same as the general path: every part hangs off the entry insert (`ON CONFLICT
+    DO NOTHING`); when the key is taken nothing else is written and the replay path answers. The
+    UPDATE returns the new balance, so a customer in debt (balance before < 0) still has the debt
+    recovered from this credit's lot, exactly as `earn` does after its own writes."""
+    from sqlalchemy import exists, true
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    entry = LedgerEntry(
+        customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
+        idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
+        reference_id=None if reference_id is None else str(reference_id), reverses_entry_id=None,
+        counterparty_customer_id=None, occurred_at=occurred_at or now, created_at=now,
+        data={"payload": audit.jsonable(payload)} if payload else None, **_actor_values(actor),
+    )
+    values = {c.key: getattr(entry, c.key) for c in _ENTRIES.columns if c.key != "id"}
+    lot_available_at = available_at or now
+
+    def bound(value: Any, column: Any) -> Any:
+        return literal(value, type_=column.type)
+
+    new_entry = (pg_insert(_ENTRIES).values(**values)
+                 .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
+                 .returning(_ENTRIES.c.id).cte("new_entry"))
+    postings = insert(_POSTINGS).from_select(
+        ["entry_id", "account_id", "amount"],
+        select(new_entry.c.id, bound(accounts.available, _POSTINGS.c.account_id), bound(points, _POSTINGS.c.amount))
+        .union_all(select(new_entry.c.id, bound(counterparty, _POSTINGS.c.account_id),
+                          bound(-points, _POSTINGS.c.amount)))).cte("new_postings")
+    balance = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == accounts.available, exists(select(new_entry.c.id)))
+               .values(balance=_ACCOUNTS.c.balance + points).returning(_ACCOUNTS.c.balance).cte("new_balance"))
+    lot = insert(_LOTS).from_select(
+        ["customer_id", "entry_id", "origin_lot_id", "points", "remaining", "pending", "available_at", "expires_at",
+         "created_at"],
+        select(bound(customer_id, _LOTS.c.customer_id), new_entry.c.id, bound(None, _LOTS.c.origin_lot_id),
+               bound(points, _LOTS.c.points), bound(points, _LOTS.c.remaining), bound(False, _LOTS.c.pending),
+               bound(lot_available_at, _LOTS.c.available_at), bound(expires_at, _LOTS.c.expires_at),
+               bound(now, _LOTS.c.created_at))).returning(_LOTS.c.id, _LOTS.c.entry_id).cte("new_lot")
+    movement = insert(_MOVEMENTS).from_select(
+        ["entry_id", "lot_id", "points", "kind"],
+        select(lot.c.entry_id, lot.c.id, bound(points, _MOVEMENTS.c.points), bound("earn", _MOVEMENTS.c.kind))
+    ).cte("new_movement")
+    row = session.execute(
+        select(new_entry.c.id, lot.c.id, balance.c.balance)
+        .select_from(new_entry).join(lot, true()).join(balance, true())
+        .add_cte(postings, movement)).first()
+    if row is None:  # the key was used first (by a concurrent writer, as we checked nothing before)
+        winner = _find_entry(session, source, idempotency_key)
+        assert winner is not None
+        return _replay(session, winner, payload_hash)
+    entry_id, lot_id, balance_after = int(row[0]), int(row[1]), int(row[2])
+    entry.id = entry_id
+    in_debt = balance_after - points < 0
+    if in_debt:
+        _recover_debt(session, accounts, entry_id)
+    # the timeline and audit rows need no id back: one more round trip for both
+    from loyalist.db import execute_together
+    from loyalist.interactions import service as interactions
+
+    trailing = []
+    if record_timeline:
+        trailing.append(interactions.insert_statement([dict(
+            customer_id=customer_id, kind="points_change", channel=channel,
+            summary=f"{_signed(points)} points ({kind}): {reason}"[:4000], occurred_at=entry.occurred_at,
+            actor=actor, source_type="ledger_entry", source_id=str(entry_id),
+            data={"entry_kind": kind, "points": points, "reason": reason})]))
+    if actor.kind != "system":
+        trailing.append(audit.record_statement(actor=actor, action=f"ledger.{kind}", target_type="customer",
+                                               target_id=customer_id, after=_audit_after(entry)))
+    execute_together(session, trailing)
+    if in_debt:
+        return _entry_read(session, session.get(LedgerEntry, entry_id))  # type: ignore[arg-type]
+    return EntryRead(
+        id=entry_id, customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
+        idempotency_key=idempotency_key, reference_type=entry.reference_type, reference_id=entry.reference_id,
+        reverses_entry_id=None, reversed_by_entry_id=None, counterparty_customer_id=None,
+        actor=f"{actor.kind}:{actor.id if actor.id is not None else actor.name}", occurred_at=entry.occurred_at,
+        created_at=now, data=entry.data,
+        postings=[PostingRead(account=_customer_code(customer_id, "available"), amount=points),
+                  PostingRead(account=CREDIT_ACCOUNTS[kind], amount=-points)],
         lots=[LotMovementRead(lot_id=lot_id, kind="earn", points=points, lot_earned_entry_id=entry_id,
                               available_at=lot_available_at, expires_at=expires_at)],
     )

@@ -20,11 +20,13 @@ and falls back to one call per active customer otherwise.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -211,6 +213,33 @@ def _metrics_for_all(
 # ---------------------------------------------------------------------------------------------
 # Status and evaluation
 # ---------------------------------------------------------------------------------------------
+
+
+# Whether any tier is active, per database, for `config_cache_seconds` (see events' rule cache):
+# a programme without tiers then pays no query per accrual. Any write of a tier definition in
+# this process clears it at once (mapper events); other processes see a new tier within the TTL,
+# and the periodic `reevaluate_all` catches every customer anyway.
+_ANY_ACTIVE: dict[str, tuple[float, bool]] = {}
+
+
+def _forget_active(*_args: Any) -> None:
+    _ANY_ACTIVE.clear()
+
+
+for _name in ("after_insert", "after_update", "after_delete"):
+    sa_event.listen(TierDefinition, _name, _forget_active)
+
+
+def any_active_tier(session: Session, *, max_age: float) -> bool:
+    """True when at least one tier is active; reused for up to `max_age` seconds (0 = read now)."""
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    hit = _ANY_ACTIVE.get(key)
+    if max_age > 0 and hit is not None and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    started = time.monotonic()
+    found = session.scalar(select(TierDefinition.id).where(TierDefinition.active.is_(True)).limit(1)) is not None
+    _ANY_ACTIVE[key] = (started, found)
+    return found
 
 
 def _load_tiers(session: Session) -> tuple[dict[int, TierDefinition], list[TierDefinition]]:
