@@ -512,3 +512,33 @@ def test_debt_is_repaid_when_pending_points_mature(session, actor, customer_id, 
     assert ledger.get_balance(session, c).available == 75
     assert [lot.remaining for lot in ledger.list_lots(session, c, open_only=True)] == [75]
     assert_consistent(session)
+
+
+def test_redemption_loads_only_the_lots_it_consumes(session, actor, customer_id, frozen) -> None:
+    """A regular with many small lots: a redemption touches the lots it needs, in FIFO order, and
+    does not load every open lot (it did, which made redemptions slow for loyal customers)."""
+    from loyalist.ledger.models import PointLot
+
+    for i in range(60):
+        ledger.earn(session, customer_id=customer_id, points=2, source="pos", idempotency_key=f"lot-{i}",
+                    reason="purchase", actor=actor, expires_at=T0 + timedelta(days=400 + i))
+    from sqlalchemy import event
+
+    session.expunge_all()
+    loaded: list[int] = []
+
+    def count(target, _context) -> None:  # type: ignore[no-untyped-def]
+        loaded.append(target.id)
+
+    event.listen(PointLot, "load", count)
+    try:
+        spent = ledger.redeem(session, customer_id=customer_id, points=5, source="pos", idempotency_key="r",
+                              reason="coffee", actor=actor)
+    finally:
+        event.remove(PointLot, "load", count)
+    assert len(set(loaded)) == 3  # (the answer re-reads the same lots for its movements)
+    # soonest-expiring first: the first three lots, 2 + 2 + 1
+    assert [(m.points) for m in spent.lots] == [-2, -2, -1]
+    lots = session.scalars(select(PointLot).where(PointLot.customer_id == customer_id).order_by(PointLot.id)).all()
+    assert [lot.remaining for lot in lots[:4]] == [0, 0, 1, 2] and sum(lot.remaining for lot in lots) == 115
+    assert_consistent(session)

@@ -595,9 +595,10 @@ def _commit_awards(
         if granted > 0:
             final.append(RuleAward(rule=award.rule, customer_id=award.customer_id, points=granted))
     if final:
-        session.execute(insert(RuleAwardRow), [
-            {"rule_id": a.rule.id, "customer_id": a.customer_id, "event_id": event_id, "points": a.points,
-             "local_day": local_day, "local_month": local_day.strftime("%Y-%m")} for a in final])
+        rows = [{"rule_id": a.rule.id, "customer_id": a.customer_id, "event_id": event_id, "points": a.points,
+                 "local_day": local_day, "local_month": local_day.strftime("%Y-%m")} for a in final]
+        # one row as plain parameters: executemany's batching machinery buys nothing for one row
+        session.execute(insert(RuleAwardRow), rows[0] if len(rows) == 1 else rows)
     return final, outcomes
 
 

@@ -337,13 +337,21 @@ def _post(session: Session, entry: LedgerEntry, legs: dict[int, int], *, custome
     session.flush()
 
 
-def _open_lots(session: Session, customer_id: int, *, pending: bool) -> list[PointLot]:
-    """Lots with points left, in consumption order: soonest expiry first, then oldest, never-expiring last."""
-    return list(session.scalars(
-        select(PointLot)
-        .where(PointLot.customer_id == customer_id, PointLot.pending.is_(pending), PointLot.remaining > 0)
-        .order_by(PointLot.expires_at.is_(None), PointLot.expires_at, PointLot.id)
-    ))
+def _open_lots(session: Session, customer_id: int, *, pending: bool, needed: int | None = None) -> list[PointLot]:
+    """Lots with points left, in consumption order: soonest expiry first, then oldest, never-expiring last.
+
+    With `needed`, only the lots that consuming `needed` points touches: a running sum in SQL
+    picks them, so a regular with thousands of small lots does not load every one of them as an
+    ORM object on each redemption (that made redemptions O(lots) under the load test)."""
+    order = (PointLot.expires_at.is_(None), PointLot.expires_at, PointLot.id)
+    where = (PointLot.customer_id == customer_id, PointLot.pending.is_(pending), PointLot.remaining > 0)
+    if needed is None:
+        return list(session.scalars(select(PointLot).where(*where).order_by(*order)))
+    running = (select(PointLot.id.label("lot_id"), PointLot.remaining.label("remaining"),
+                      func.sum(PointLot.remaining).over(order_by=order).label("running"))
+               .where(*where).subquery())
+    wanted = select(running.c.lot_id).where(running.c.running - running.c.remaining < needed)
+    return list(session.scalars(select(PointLot).where(PointLot.id.in_(wanted)).order_by(*order)))
 
 
 def _move(session: Session, lot: PointLot, entry_id: int, points: int, kind: str) -> None:
@@ -390,7 +398,7 @@ def _recover_debt(session: Session, accounts: _Accounts, entry_id: int) -> None:
     ) or 0
     excess = int(held) - max(balance, 0)
     if excess > 0:
-        _consume(session, _open_lots(session, accounts.customer_id, pending=False), excess, entry_id,
+        _consume(session, _open_lots(session, accounts.customer_id, pending=False, needed=excess), excess, entry_id,
                  "debt_recovery")
 
 
@@ -766,7 +774,8 @@ def _debit(
             _post(session, entry, {accounts.available: -points, _system_account(session, counterparty): points},
                   customer_accounts=accounts.ids,
                   guarded=[accounts.available])
-            taken = _consume(session, _open_lots(session, customer_id, pending=False), points, entry.id, "consume")
+            taken = _consume(session, _open_lots(session, customer_id, pending=False, needed=points), points, entry.id,
+                             "consume")
             if taken != points:  # pragma: no cover - would mean the caches disagree; reconcile reports it
                 raise AssertionError(f"lots of customer {customer_id} hold {taken} < balance {points}")
             _timeline(session, entry, actor, summary, channel)
@@ -908,7 +917,8 @@ def _take_back(
     spendable = max(balance - from_available, 0)
     more = min(rest, spendable)
     if more:
-        got = _consume(session, _open_lots(session, accounts.customer_id, pending=False), more, entry.id, "clawback")
+        got = _consume(session, _open_lots(session, accounts.customer_id, pending=False, needed=more), more, entry.id,
+                       "clawback")
         assert got == more
     from_available += more
     shortfall = rest - more

@@ -100,16 +100,22 @@ def _write(session: Session, per_customer: dict[int, _Agg], per_month: dict[tupl
         "last_purchase_at": upper(SUMMARY.c.last_purchase_at, new.last_purchase_at),
         "purchase_count": SUMMARY.c.purchase_count + new.purchase_count,
         "spend_units": SUMMARY.c.spend_units + new.spend_units})
-    session.execute(stmt, [{"customer_id": cid, "first_purchase_at": a.first, "last_purchase_at": a.last,
-                            "purchase_count": a.count, "spend_units": a.spend}
-                           for cid, a in sorted(per_customer.items())])
+    session.execute(stmt, _params([{"customer_id": cid, "first_purchase_at": a.first, "last_purchase_at": a.last,
+                                    "purchase_count": a.count, "spend_units": a.spend}
+                                   for cid, a in sorted(per_customer.items())]))
     mstmt = _insert(session)(MONTHS)
     mnew = mstmt.excluded
     mstmt = mstmt.on_conflict_do_update(index_elements=["customer_id", "month"], set_={
         "purchase_count": MONTHS.c.purchase_count + mnew.purchase_count,
         "spend_units": MONTHS.c.spend_units + mnew.spend_units})
-    session.execute(mstmt, [{"month": m, "customer_id": cid, "purchase_count": c, "spend_units": s}
-                            for (m, cid), (c, s) in sorted(per_month.items())])
+    session.execute(mstmt, _params([{"month": m, "customer_id": cid, "purchase_count": c, "spend_units": s}
+                                    for (m, cid), (c, s) in sorted(per_month.items())]))
+
+
+def _params(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
+    """One row as plain parameters, so the accrual hot path takes the plain execute path instead
+    of executemany's batching machinery, which buys nothing for a single row."""
+    return rows[0] if len(rows) == 1 else rows
 
 
 def apply_purchases(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
