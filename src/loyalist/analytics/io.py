@@ -26,7 +26,7 @@ from loyalist.analytics.errors import AnalyticsInputError
 
 __all__ = [
     "ROLE_SYNONYMS", "InputReport", "LoadedTransactions", "detect_columns", "load_transactions",
-    "load_customers", "load_feedback", "load_events", "normalise_table",
+    "load_customers", "load_feedback", "load_events", "normalise_table", "customer_column_name",
 ]
 
 # Header names recognised per role, compared after lower-casing and dropping non-alphanumerics.
@@ -377,6 +377,15 @@ def _read_small(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise AnalyticsInputError(f"{path}: the file has a header but no rows")
     return frame
+
+
+def customer_column_name(header: str) -> str:
+    """The name `load_customers` gives a customers-file column: `is_member` for the member flag,
+    else the header lower-cased without punctuation ("Points Balance" -> "pointsbalance"), so
+    options such as --static-columns accept the header as written in the file."""
+    if header == "is_member" or _key(header) in ROLE_SYNONYMS["member"]:
+        return "is_member"
+    return _key(header) or header
 
 
 def load_customers(path: str | Path, *, customer_col: str | None = None, member_col: str | None = None) -> pd.DataFrame:

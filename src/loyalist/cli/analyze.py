@@ -135,7 +135,13 @@ def analyze_command(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from loyalist.analytics.errors import AnalyticsInputError
-    from loyalist.analytics.io import load_customers, load_events, load_feedback, load_transactions
+    from loyalist.analytics.io import (
+        customer_column_name,
+        load_customers,
+        load_events,
+        load_feedback,
+        load_transactions,
+    )
     from loyalist.analytics.pipeline import AnalysisSettings, analyze, write_outputs
 
     if (transactions is None) == (not from_db):
@@ -178,7 +184,8 @@ def analyze_command(
                 side.append(load_events(events))
             side = [frame for frame in side if not frame.empty]
             ev = None if not side else side[0] if len(side) == 1 else pd.concat(side, ignore_index=True)
-            statics = [c.strip() for c in static_columns.split(",") if c.strip()] if static_columns else None
+            statics = ([customer_column_name(c.strip()) for c in static_columns.split(",") if c.strip()]
+                       if static_columns else None)
             analysis = analyze(table, customers=cust, feedback=fb, events=ev, static_columns=statics,
                                settings=settings, input_report=report, progress=step, **kw)
             step("writing report")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Float, Table, cast, func, literal, literal_column, select, union_all
+from sqlalchemy import BigInteger, Float, Table, cast, func, inspect, literal, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from loyalist.db import Base
@@ -83,13 +83,15 @@ def side_events_frame(session: Session, as_of: datetime) -> pd.DataFrame:
     - nps: every survey answer with an NPS score, at its submission time (the latest one before
       a cut is the customer's score then; erased answers are left out).
     - enrolled: the customer profile's creation, the day the customer joined the programme.
-    Rows aggregated per day are dated at midnight UTC of that day."""
+    Rows aggregated per day are dated at midnight UTC of that day. A source whose table does not
+    exist (a database holding only purchases) gives no rows."""
+    present = set(inspect(session.connection()).get_table_names())
     c = table("customers")
     live = select(c.c.id).where(c.c.status.not_in(GONE))
 
     acc, post, entry = table("ledger_accounts"), table("ledger_postings"), table("ledger_entries")
     day = _epoch_day(session, entry.c.occurred_at)
-    points = (select(acc.c.customer_id.label("customer_id"), day.label("day"), literal(None, Float).label("epoch"),
+    points = (select(acc.c.customer_id.label("customer_id"), day.label("day"), cast(null(), Float).label("epoch"),
                      literal("points").label("kind"), cast(func.sum(post.c.amount), Float).label("value"))
               .select_from(post.join(acc, acc.c.id == post.c.account_id).join(entry, entry.c.id == post.c.entry_id))
               .where(acc.c.customer_id.in_(live), entry.c.occurred_at <= as_of)
@@ -97,30 +99,33 @@ def side_events_frame(session: Session, as_of: datetime) -> pd.DataFrame:
 
     cases = table("cases")
     day = _epoch_day(session, cases.c.created_at)
-    complaints = (select(cases.c.customer_id, day, literal(None, Float), literal("complaint"),
+    complaints = (select(cases.c.customer_id, day, cast(null(), Float), literal("complaint"),
                          cast(func.count(), Float))
                   .where(cases.c.customer_id.in_(live), cases.c.created_at <= as_of)
                   .group_by(cases.c.customer_id, day))
 
     inter = table("interactions")
     day = _epoch_day(session, inter.c.occurred_at)
-    engagement = (select(inter.c.customer_id, day, literal(None, Float), literal("engagement"),
+    engagement = (select(inter.c.customer_id, day, cast(null(), Float), literal("engagement"),
                          cast(func.count(), Float))
                   .where(inter.c.customer_id.in_(live), inter.c.occurred_at <= as_of,
                          inter.c.direction == "inbound", inter.c.kind.not_in(NOT_ENGAGEMENT))
                   .group_by(inter.c.customer_id, day))
 
     resp = table("survey_responses")
-    nps = (select(resp.c.customer_id, literal(None, BigInteger), _epoch_seconds(session, resp.c.submitted_at),
+    nps = (select(resp.c.customer_id, cast(null(), BigInteger), _epoch_seconds(session, resp.c.submitted_at),
                   literal("nps"), cast(resp.c.nps, Float))
            .where(resp.c.customer_id.in_(live), resp.c.nps.is_not(None), resp.c.erased_at.is_(None),
                   resp.c.submitted_at <= as_of))
 
-    enrolled = (select(c.c.id, literal(None, BigInteger), _epoch_seconds(session, c.c.created_at),
-                       literal("enrolled"), literal(1.0, Float))
+    enrolled = (select(c.c.id, cast(null(), BigInteger), _epoch_seconds(session, c.c.created_at),
+                       literal("enrolled"), cast(literal_column("1.0"), Float))
                 .where(c.c.status.not_in(GONE), c.c.created_at <= as_of))
 
-    rows = session.execute(union_all(points, complaints, engagement, nps, enrolled)).all()
+    sources = [(points, ("ledger_accounts", "ledger_postings", "ledger_entries")), (complaints, ("cases",)),
+               (engagement, ("interactions",)), (nps, ("survey_responses",)), (enrolled, ())]
+    parts = [q for q, needs in sources if "customers" in present and set(needs) <= present]
+    rows = session.execute(union_all(*parts)).all() if parts else []
     frame = pd.DataFrame(rows, columns=["customer_id", "day", "epoch", "kind", "value"])
     if frame.empty:
         return pd.DataFrame({"customer_id": pd.Series(dtype="int64"),
