@@ -84,7 +84,11 @@ def normalise_events(events: pd.DataFrame) -> pd.DataFrame:
     if unknown:
         raise AnalyticsInputError(f"events: unknown kind(s) {', '.join(unknown)}; known: {', '.join(SIDE_FEATURES)}",
                                   column="kind")
-    when = pd.to_datetime(events["occurred_at"], errors="coerce", utc=True)
+    raw = events["occurred_at"]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        when = pd.to_datetime(raw, utc=True)  # naive = UTC
+    else:  # text: each value on its own (ISO with or without offset)
+        when = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
     if when.isna().any():
         raise AnalyticsInputError(f"events: {int(when.isna().sum())} occurred_at value(s) are not times",
                                   column="occurred_at")
