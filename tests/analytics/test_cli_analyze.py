@@ -211,7 +211,8 @@ def test_customers_and_feedback_files_feed_members_nps_and_churn(tmp_path: Path)
     feedback = simulate_feedback(frame, seed=5)
     feedback.to_csv(tmp_path / "feedback.csv", index=False)
     result = runner.invoke(app, ["analyze", str(tx), "--customers", str(tmp_path / "customers.csv"), "--feedback",
-                                 str(tmp_path / "feedback.csv"), "--out", str(tmp_path / "out")])
+                                 str(tmp_path / "feedback.csv"), "--static-columns", "member", "--out",
+                                 str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["nps"] == nps_summary(feedback)
@@ -219,7 +220,13 @@ def test_customers_and_feedback_files_feed_members_nps_and_churn(tmp_path: Path)
     assert set(groups) == {"members", "non-members"}
     assert groups["members"]["customers"] == int((ids % 2 == 0).sum())
     assert groups["members"]["customers"] + groups["non-members"]["customers"] == 600
-    assert {"complaints", "pointsbalance", "nps_score", "is_member"} <= set(summary["churn_model"]["features"])
+    # the snapshot's time-varying columns would leak later values into the training cut: only the
+    # column declared static is a feature, the others are named in the summary and a note
+    features = set(summary["churn_model"]["features"])
+    assert {"nps_score", "is_member"} <= features and not {"complaints", "pointsbalance"} & features
+    assert summary["churn_model"]["excluded_snapshot_columns"] == ["complaints", "pointsbalance"]
+    assert any(n.startswith("customers file columns left out of the churn model: complaints, pointsbalance")
+               for n in summary["notes"])
     assert summary["input"]["return_rows"] == int((frame["amount"] < 0).sum())
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="members"' in html and 'id="nps-value"' in html

@@ -6,8 +6,14 @@ trained exactly like that in the past. With horizon H (days) and observation end
 - validation: features as of E - H,  label = no purchase in (E - H, E]  (a later, unseen period);
 - scoring:    the model is refitted on the validation window and applied to features as of E.
 Features are per customer and only use data up to their as-of date (no leakage): RFM, tenure,
-trend (purchase days in the last 90 days minus the 90 before), returns, NPS (last answer), and
-every numeric column of the customers file (complaints, points balance, engagement, ...).
+trend (purchase days in the last 90 days minus the 90 before), returns, and - when given - the
+*dated side table* (see `side_features`): points balance, complaints in the last year, the last
+NPS score, member flag and engagement, each recomputed as of every cut from dated rows.
+
+Static attributes (`customers`) are merged as they are at every cut, so they must not change over
+time: a snapshot exported today (points balance, complaints to date) would tell the training cut
+what happened after it. `static_attributes` keeps the columns declared static and names the rest,
+which the pipeline leaves out of the model with a note; dated rows are the leak-free way in.
 
 Reasons: for a customer, each feature's contribution is how much the predicted churn probability
 drops when that feature alone is set to the population median; the largest contributions are
@@ -27,8 +33,9 @@ import pandas as pd
 from loyalist.analytics.errors import AnalyticsInputError
 from loyalist.analytics.summary import day_expr, to_day_number, validate_table
 
-__all__ = ["FEATURE_LABELS", "reasons_text", "churn_features", "churn_labels", "ChurnModel", "evaluate_ranking",
-           "ChurnValidation", "validate_churn_model"]
+__all__ = ["FEATURE_LABELS", "SIDE_FEATURES", "reasons_text", "churn_features", "churn_labels", "ChurnModel",
+           "evaluate_ranking", "ChurnValidation", "validate_churn_model", "normalise_events", "side_features",
+           "static_attributes", "feedback_from_events"]
 
 FEATURE_LABELS = {
     "recency_days": "days since last purchase",
@@ -43,7 +50,123 @@ FEATURE_LABELS = {
     "return_value": "value returned",
     "nps_score": "last NPS score",
     "is_member": "member",
+    "points_balance": "points balance",
+    "complaints_365": "complaints in the last year",
+    "engagement_90": "interactions in the last 90 days",
 }
+
+# kind of a dated side-table row -> (feature column, how a cut combines the rows up to it, window
+# in days before the cut or None for all history). "sum": sum of `value`; "last": the value of
+# the latest row (ties: the later row of the input); "any": 1 when any row, else 0.
+SIDE_FEATURES: dict[str, tuple[str, str, int | None]] = {
+    "points": ("points_balance", "sum", None),
+    "complaint": ("complaints_365", "sum", 365),
+    "nps": ("nps_score", "last", None),
+    "enrolled": ("is_member", "any", None),
+    "engagement": ("engagement_90", "sum", 90),
+}
+_SIDE_COLUMNS = ("customer_id", "occurred_at", "kind", "value")
+
+
+def normalise_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Check a dated side table and return customer_id, occurred_at (naive UTC), kind, value
+    (float64) and _day (UTC day number), in input order.
+
+    Why dated rows instead of per-customer totals: every cut (training, validation, today) sums
+    only the rows on or before its own day, so nothing recorded later reaches an earlier cut.
+    Raises AnalyticsInputError naming the column (and kind) that is missing or unreadable."""
+    missing = [c for c in _SIDE_COLUMNS if c not in events.columns]
+    if missing:
+        raise AnalyticsInputError(f"events: missing column(s) {', '.join(missing)} (columns: "
+                                  f"{', '.join(map(str, events.columns))})", column=missing[0])
+    kinds = events["kind"].astype(str)
+    unknown = sorted(set(kinds.unique()) - set(SIDE_FEATURES))
+    if unknown:
+        raise AnalyticsInputError(f"events: unknown kind(s) {', '.join(unknown)}; known: {', '.join(SIDE_FEATURES)}",
+                                  column="kind")
+    raw = events["occurred_at"]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        when = pd.to_datetime(raw, utc=True)  # naive = UTC
+    else:  # text: each value on its own (ISO with or without offset)
+        when = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    if when.isna().any():
+        raise AnalyticsInputError(f"events: {int(when.isna().sum())} occurred_at value(s) are not times",
+                                  column="occurred_at")
+    value = pd.to_numeric(events["value"], errors="coerce")
+    if value.isna().any() or not np.isfinite(value.to_numpy(dtype="float64")).all():
+        bad = kinds[value.isna().to_numpy() | ~np.isfinite(value.fillna(0).to_numpy(dtype="float64"))]
+        raise AnalyticsInputError(f"events: {len(bad)} value(s) are not numbers (kinds: "
+                                  f"{', '.join(sorted(set(bad)))})", column="value")
+    naive = when.dt.tz_localize(None).astype("datetime64[us]")
+    if events["customer_id"].isna().any():
+        raise AnalyticsInputError("events: customer_id is empty in some rows", column="customer_id")
+    return pd.DataFrame({"customer_id": events["customer_id"].to_numpy(), "occurred_at": naive.to_numpy(),
+                         "kind": kinds.to_numpy(), "value": value.to_numpy(dtype="float64"),
+                         "_day": naive.to_numpy().astype("datetime64[D]").astype("int64")})
+
+
+def side_features(events: pd.DataFrame, *, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+    """Per customer with rows on or before `as_of` (day, inclusive): one column per kind present
+    anywhere in `events` (see SIDE_FEATURES), computed from the rows up to that day only.
+
+    Returns _key (customer id as text) and the feature columns; customers without rows of a
+    kind get 0 for "sum"/"any" kinds and NaN for "last" (no NPS answer is not a score of 0)."""
+    ev = events if "_day" in events.columns else normalise_events(events)
+    end = to_day_number(as_of)
+    present = [k for k in SIDE_FEATURES if (ev["kind"] == k).any()]
+    upto = ev[ev["_day"].to_numpy() <= end]
+    # group on the ids as given; only the unique ids are turned into text keys (1M rows: ~10x faster)
+    ids = pd.Index(upto["customer_id"].unique())
+    out = pd.DataFrame(index=ids)
+    kinds = upto["kind"].to_numpy()
+    for kind in present:
+        column, rule, window = SIDE_FEATURES[kind]
+        rows = upto[kinds == kind]
+        if window is not None:
+            rows = rows[rows["_day"].to_numpy() > end - window]
+        if rule == "sum":
+            # integer-valued kinds (points, counts) sum exactly; round away float noise anyway
+            col = rows.groupby("customer_id")["value"].sum().round(6)
+            out[column] = col.reindex(ids).fillna(0.0).to_numpy(dtype="float64")
+        elif rule == "any":
+            out[column] = ids.isin(rows["customer_id"].unique()).astype("float64")
+        else:  # last: order by time, input order breaks ties (mergesort is stable)
+            col = rows.sort_values("occurred_at", kind="mergesort").groupby("customer_id")["value"].last()
+            out[column] = col.reindex(ids).to_numpy(dtype="float64")
+    out.insert(0, "_key", ids.astype(str))
+    return out.reset_index(drop=True)
+
+
+def feedback_from_events(events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The NPS answers of a side table as a feedback frame (customer_id, answered_at, score), for
+    the report's NPS section; None when there are none."""
+    if events is None or events.empty:
+        return None
+    ev = events if "_day" in events.columns else normalise_events(events)
+    nps = ev[ev["kind"] == "nps"]
+    if nps.empty:
+        return None
+    return pd.DataFrame({"customer_id": nps["customer_id"].to_numpy(), "answered_at": nps["occurred_at"].to_numpy(),
+                         "score": nps["value"].round().astype("int64").to_numpy()})
+
+
+def static_attributes(customers: pd.DataFrame | None,
+                      static_columns: list[str] | tuple[str, ...] | None) -> tuple[pd.DataFrame | None, list[str]]:
+    """Split a customers snapshot into the columns declared static (kept for the model) and the
+    names of the other feature columns (left out: their values are as of the export, later than
+    the training cut). Raises AnalyticsInputError naming a declared column that does not exist."""
+    if customers is None or customers.empty:
+        return None, []
+    wanted = list(static_columns or [])
+    unknown = [c for c in wanted if c not in customers.columns]
+    if unknown:
+        raise AnalyticsInputError(f"--static-columns: {', '.join(unknown)} not in the customers file (columns: "
+                                  f"{', '.join(c for c in customers.columns if c != 'customer_id')})",
+                                  column=unknown[0])
+    excluded = [c for c in customers.columns if c != "customer_id" and c not in wanted]
+    if not wanted:
+        return None, excluded
+    return customers[["customer_id", *wanted]], excluded
 
 
 def _cents(values: np.ndarray) -> np.ndarray:
@@ -63,8 +186,14 @@ def churn_features(
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
     before_days: int | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer whose first purchase is on or before `as_of` (inclusive).
+
+    `events` is the dated side table (customer_id, occurred_at, kind, value; see SIDE_FEATURES):
+    its features are computed from the rows up to `as_of` only. `feedback` answers (customer_id,
+    answered_at, score) are treated as rows of kind "nps". `customers` holds static attributes,
+    merged unchanged (a column already computed from `events` wins).
 
     With `before_days`, the same pass also returns each customer's history as of that many days
     earlier (for RFM movement): before_recency_days (NaN without purchases then),
@@ -133,13 +262,14 @@ def churn_features(
         out["before_monetary"] = _cents(df["before_revenue"].fillna(0.0).to_numpy(dtype="float64")
                                         - df["before_return_value"].fillna(0.0).to_numpy(dtype="float64"))
     out["_key"] = out["customer_id"].astype(str)
-    if feedback is not None and not feedback.empty:
-        from loyalist.analytics.nps import latest_score
-
-        last = latest_score(feedback, as_of=pd.Timestamp(as_of) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
-        last = last.assign(_key=last["customer_id"].astype(str)).drop(columns="customer_id")
-        out = out.merge(last, on="_key", how="left")
-        out["nps_score"] = out["nps_score"].astype("float64")
+    side = _side_table(events, feedback)
+    if side is not None:
+        extra_side = side_features(side, as_of=as_of)
+        out = out.merge(extra_side, on="_key", how="left")
+        for kind in SIDE_FEATURES:
+            column, rule, _ = SIDE_FEATURES[kind]
+            if column in out and rule != "last":
+                out[column] = out[column].fillna(0.0)
     if customers is not None and not customers.empty:
         extra = customers.assign(_key=customers["customer_id"].astype(str)).drop(columns="customer_id")
         extra = extra.loc[:, [c for c in extra.columns if c not in out.columns or c == "_key"]]
@@ -147,6 +277,19 @@ def churn_features(
         if "is_member" in out:
             out["is_member"] = out["is_member"].astype("float64")
     return out.drop(columns="_key").sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _side_table(events: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame | None:
+    parts = []
+    if events is not None and not events.empty:
+        parts.append(events if "_day" in events.columns else normalise_events(events))
+    if feedback is not None and not feedback.empty:
+        parts.append(normalise_events(pd.DataFrame({
+            "customer_id": feedback["customer_id"].to_numpy(), "occurred_at": feedback["answered_at"].to_numpy(),
+            "kind": "nps", "value": feedback["score"].to_numpy()})))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def churn_labels(table: ibis.Table, *, customer_col: str = "customer_id", date_col: str = "occurred_at",
@@ -243,11 +386,11 @@ class ChurnModel:
                     continue
                 name = self.features_[j]
                 label = FEATURE_LABELS.get(name, name.replace("_", " "))
+                # 6 decimals are plenty for staff, and they hide last-bit float noise
                 value, typical = _finite(X[i, j]), _finite(self.medians_[j])
                 parts.append({"feature": name, "label": label, "value": value, "typical": typical,
                               "contribution": round(c, 4),
-                              "text": f"{label}: {_fmt(X[i, j])} (typical {_fmt(self.medians_[j])}, "
-                                      f"+{100 * c:.0f} pts)"})
+                              "text": f"{label}: {_fmt(value)} (typical {_fmt(typical)}, +{100 * c:.0f} pts)"})
             out.append(parts)
         return out
 
@@ -263,11 +406,11 @@ def reasons_text(parts: list[dict[str, Any]]) -> str:
 
 def _finite(v: float) -> float | None:
     v = float(v)
-    return None if not np.isfinite(v) else v
+    return None if not np.isfinite(v) else round(v, 6)
 
 
-def _fmt(v: float) -> str:
-    if np.isnan(v):
+def _fmt(v: float | None) -> str:
+    if v is None or np.isnan(v):
         return "n/a"
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
 
@@ -327,8 +470,12 @@ def validate_churn_model(
     seed: int = 0,
     first_date: pd.Timestamp | None = None,
     current_features: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> ChurnValidation:
-    """Train on E-2H, validate on E-H (see module doc), refit on E-H and score at E."""
+    """Train on E-2H, validate on E-H (see module doc), refit on E-H and score at E.
+
+    `events` (dated side table) features are recomputed as of each of the three cuts;
+    `customers` must hold static attributes only (see `static_attributes`)."""
     end = pd.Timestamp(observation_end).normalize()
     train_at, valid_at = end - pd.Timedelta(days=2 * horizon_days), end - pd.Timedelta(days=horizon_days)
     if first_date is not None and train_at <= pd.Timestamp(first_date).normalize() + pd.Timedelta(days=30):
@@ -336,9 +483,11 @@ def validate_churn_model(
             f"not enough history for a {horizon_days}-day churn model: need data from before "
             f"{(train_at - pd.Timedelta(days=30)).date()}")
     kw: dict[str, Any] = {"customer_col": customer_col, "date_col": date_col, "value_col": value_col}
+    if events is not None and not events.empty and "_day" not in events.columns:
+        events = normalise_events(events)  # once for the three cuts
 
     def labelled(as_of: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
-        f = churn_features(table, as_of=as_of, customers=customers, feedback=feedback, **kw)
+        f = churn_features(table, as_of=as_of, customers=customers, feedback=feedback, events=events, **kw)
         bought = churn_labels(table, as_of=as_of, horizon_days=horizon_days, **kw)
         y = ~f["customer_id"].isin(bought.index).to_numpy()
         return f, y
@@ -350,7 +499,7 @@ def validate_churn_model(
     metrics = evaluate_ranking(y_valid, p_valid)
     final = ChurnModel(seed=seed).fit(f_valid, y_valid)
     current = current_features if current_features is not None else churn_features(
-        table, as_of=end, customers=customers, feedback=feedback, **kw)
+        table, as_of=end, customers=customers, feedback=feedback, events=events, **kw)
     scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(),
                            "churn_probability": final.predict_proba(current)})
     validation = ChurnValidation(horizon_days=horizon_days, train_as_of=train_at, valid_as_of=valid_at,

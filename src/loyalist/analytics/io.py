@@ -26,7 +26,7 @@ from loyalist.analytics.errors import AnalyticsInputError
 
 __all__ = [
     "ROLE_SYNONYMS", "InputReport", "LoadedTransactions", "detect_columns", "load_transactions",
-    "load_customers", "load_feedback", "normalise_table",
+    "load_customers", "load_feedback", "load_events", "normalise_table", "customer_column_name",
 ]
 
 # Header names recognised per role, compared after lower-casing and dropping non-alphanumerics.
@@ -379,6 +379,15 @@ def _read_small(path: Path) -> pd.DataFrame:
     return frame
 
 
+def customer_column_name(header: str) -> str:
+    """The name `load_customers` gives a customers-file column: `is_member` for the member flag,
+    else the header lower-cased without punctuation ("Points Balance" -> "pointsbalance"), so
+    options such as --static-columns accept the header as written in the file."""
+    if header == "is_member" or _key(header) in ROLE_SYNONYMS["member"]:
+        return "is_member"
+    return _key(header) or header
+
+
 def load_customers(path: str | Path, *, customer_col: str | None = None, member_col: str | None = None) -> pd.DataFrame:
     """Customer attributes: returns customer_id, is_member (if any) and every numeric column.
 
@@ -449,3 +458,48 @@ def load_feedback(path: str | Path) -> pd.DataFrame:
         when = when.dt.tz_convert("UTC").dt.tz_localize(None)
     return pd.DataFrame({"customer_id": frame[cust[0]].to_numpy(), "answered_at": when.to_numpy(),
                          "score": scores.astype("int64").to_numpy()})
+
+
+def load_events(path: str | Path) -> pd.DataFrame:
+    """The dated side table: returns customer_id, occurred_at, kind, value (see churn.SIDE_FEATURES).
+
+    One row per dated fact: `points` (value = points added or taken, signed), `complaint`,
+    `engagement` (value = how many, default 1), `nps` (value = score 0-10), `enrolled` (the day
+    the customer joined the programme). Every churn cut uses only the rows on or before it, so
+    values that change over time enter the model without leaking later information."""
+    from loyalist.analytics.churn import normalise_events
+
+    path = Path(path)
+    frame = _read_small(path)
+    cols = list(frame.columns)
+    cust = [c for c in cols if _key(c) in ROLE_SYNONYMS["customer"]]
+    date = [c for c in cols if _key(c) in ROLE_SYNONYMS["date"]]
+    kind = [c for c in cols if _key(c) in ("kind", "type", "event", "eventtype")]
+    value = [c for c in cols if _key(c) in ("value", "points", "amount", "score", "count")]
+    for role, hits, required in (("customer id", cust, True), ("date", date, True), ("kind", kind, True),
+                                 ("value", value, False)):
+        if required and not hits:
+            raise AnalyticsInputError(f"{path}: missing {role} column; columns: {', '.join(map(str, cols))}")
+        if len(hits) > 1:
+            raise AnalyticsInputError(f"{path}: ambiguous {role} column: {', '.join(hits)}", column=hits[0])
+    when = pd.to_datetime(frame[date[0]], errors="coerce", format="mixed", utc=True)
+    bad = frame.index[when.isna()]
+    if len(bad):
+        rows = [int(i) + 1 for i in bad[:5]]
+        examples = ", ".join(f"row {i + 1}: {frame[date[0]].iloc[i]!r}" for i in bad[:5])
+        raise AnalyticsInputError(f"{path}: {len(bad)} date(s) cannot be read; {examples}", column=date[0], rows=rows)
+    raw = pd.DataFrame({"customer_id": frame[cust[0]].to_numpy(), "occurred_at": when.to_numpy(),
+                        "kind": frame[kind[0]].astype(str).str.strip().str.lower().to_numpy(),
+                        "value": frame[value[0]].to_numpy() if value else 1.0})
+    nps = raw["kind"] == "nps"
+    scores = pd.to_numeric(raw["value"], errors="coerce")
+    out_of_range = raw.index[nps & ~scores.between(0, 10)]
+    if len(out_of_range):
+        rows = [int(i) + 1 for i in out_of_range[:5]]
+        raise AnalyticsInputError(f"{path}: {len(out_of_range)} nps value(s) are not scores from 0 to 10; rows {rows}",
+                                  column=value[0] if value else "value", rows=rows)
+    try:
+        out = normalise_events(raw)
+    except AnalyticsInputError as exc:
+        raise AnalyticsInputError(f"{path}: {exc.message}", column=exc.column) from exc
+    return out.drop(columns="_day")

@@ -22,7 +22,16 @@ import numpy as np
 import pandas as pd
 
 from loyalist.analytics import clv_pipeline
-from loyalist.analytics.churn import ChurnValidation, churn_features, evaluate_ranking, validate_churn_model
+from loyalist.analytics.churn import (
+    SIDE_FEATURES,
+    ChurnValidation,
+    churn_features,
+    evaluate_ranking,
+    feedback_from_events,
+    normalise_events,
+    static_attributes,
+    validate_churn_model,
+)
 from loyalist.analytics.cohorts import cohort_from_periods, cohort_matrix
 from loyalist.analytics.errors import AnalyticsInputError
 from loyalist.analytics.io import InputReport
@@ -191,11 +200,19 @@ def analyze(
     quantity_col: str | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    static_columns: list[str] | tuple[str, ...] | None = None,
     settings: AnalysisSettings | None = None,
     input_report: InputReport | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
-    """Run every measure on `table` (any Ibis backend). See DEFINITIONS for what each number means."""
+    """Run every measure on `table` (any Ibis backend). See DEFINITIONS for what each number means.
+
+    `customers` is a snapshot (as of its export): only its `static_columns` become churn-model
+    features, the other columns are left out of the model with a note (they would leak the
+    future into the training cut); the member flag still splits the members table.
+    `events` is the dated side table (customer_id, occurred_at, kind, value; see
+    churn.SIDE_FEATURES) whose features are recomputed as of every cut."""
     s = settings or AnalysisSettings()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -268,22 +285,30 @@ def analyze(
         except (AnalyticsInputError, ValueError, FloatingPointError) as exc:
             notes.append(f"predictive CLV skipped: {exc}")
 
+    model_customers, excluded = static_attributes(customers, static_columns)
+    if excluded:
+        notes.append(f"customers file columns left out of the churn model: {', '.join(excluded)} - a snapshot "
+                     "holds values as of its export, later than the training cut (declare unchanging columns "
+                     "with --static-columns; give dated values with --events)")
+    if events is not None and not events.empty:
+        events = normalise_events(events)
     with _timed(timings, "churn features", progress):
-        current = churn_features(table, as_of=end, customers=customers, feedback=feedback,
-                                 before_days=compare_days, **kw)
+        current = churn_features(table, as_of=end, customers=model_customers, feedback=feedback,
+                                 before_days=compare_days, events=events, **kw)
     churn_validation: ChurnValidation | None = None
     churn_metrics = None
     model_ranking = None
     with _timed(timings, "churn model", progress):
         try:
             churn_validation = validate_churn_model(sample_table, observation_end=end,
-                                                    horizon_days=s.churn_horizon_days, customers=customers,
-                                                    feedback=feedback, seed=s.seed, first_date=first,
-                                                    current_features=current, **kw)
+                                                    horizon_days=s.churn_horizon_days, customers=model_customers,
+                                                    feedback=feedback, events=events, seed=s.seed,
+                                                    first_date=first, current_features=current, **kw)
             churn_metrics = {"horizon_days": s.churn_horizon_days,
                              "train_as_of": churn_validation.train_as_of.date().isoformat(),
                              "validated_on": f"{churn_validation.valid_as_of.date()} .. {end.date()}",
-                             "features": churn_validation.model.features_, **churn_validation.metrics}
+                             "features": churn_validation.model.features_,
+                             "excluded_snapshot_columns": excluded, **churn_validation.metrics}
         except (AnalyticsInputError, ValueError) as exc:
             notes.append(f"supervised churn model skipped: {exc}")
     if churn_validation is not None:
@@ -320,6 +345,9 @@ def analyze(
         customers_out = customers_out.merge(risk[["customer_id", "churn_probability", "value_at_risk",
                                                   "revenue_last_365"]], on="customer_id", how="left")
         risk_list = rank_risk(risk, current, churn_validation, customers_out, s.risk_list_size)
+        dated = [c for c, _, _ in SIDE_FEATURES.values() if c in current and c not in customers_out]
+        if dated:  # the side-table values as of the observation end, next to the scores
+            customers_out = customers_out.merge(current[["customer_id", *dated]], on="customer_id", how="left")
         kpis = _kpis(full, current, risk, retention, end, span, source, clv_result, notes)
 
     kpis.update(_order_kpis(table, end, kw, order_col or ("order_id" if "order_id" in table.columns else None),
@@ -330,14 +358,16 @@ def analyze(
         with _timed(timings, "members", progress):
             # Ids from different files may differ in type ("1" vs 1): match them as text.
             flags = member_flags.assign(_key=member_flags["customer_id"].astype(str)).drop(columns="customer_id")
-            customers_out = customers_out.assign(_key=customers_out["customer_id"].astype(str)).merge(
-                flags, on="_key", how="left").drop(columns="_key")
+            # the explicit flag (file column or snapshot) replaces a dated one from the side table
+            customers_out = customers_out.drop(columns="is_member", errors="ignore").assign(
+                _key=customers_out["customer_id"].astype(str)).merge(flags, on="_key", how="left").drop(columns="_key")
             members = _members(customers_out)
     nps = trend = None
-    if feedback is not None and not feedback.empty:
+    answers = feedback if feedback is not None and not feedback.empty else feedback_from_events(events)
+    if answers is not None and not answers.empty:
         with _timed(timings, "NPS", progress):
-            nps = nps_summary(feedback)
-            trend = nps_trend(feedback)
+            nps = nps_summary(answers)
+            trend = nps_trend(answers)
     bgbb = None
     if s.discrete_period:
         with _timed(timings, "BG/BB", progress):

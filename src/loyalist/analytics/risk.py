@@ -1,9 +1,10 @@
 """The churn-risk list: customers ranked by value at risk, with the reasons behind each score.
 
-Why one module for the report and the REST API: the dashboard must show the same customers, in
-the same order, with the same scores and reasons as `loyalist analyze`. Both call `score_risk`
-and `rank_risk`; `churn_risk_list` is the whole path from a transactions table for callers that
-do not run the full analysis (the API).
+Why one module for the report, the REST API and the stored scores: the dashboard, the console and
+`loyalist analyze` must show the same customers, in the same order, with the same probabilities,
+values at risk and reasons. All call `score_risk` and `risk_reasons` (`rank_risk` for a list);
+`churn_risk_list` is the whole path from a transactions table for callers that do not run the
+full analysis (the API).
 
 Which churn probability: the supervised model's when one could be trained and validated on the
 history (see churn.validate_churn_model), else 1 - P(alive) of the transaction model, else none.
@@ -24,10 +25,17 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from loyalist.analytics.churn import ChurnValidation, churn_features, reasons_text, validate_churn_model
+from loyalist.analytics.churn import (
+    ChurnValidation,
+    churn_features,
+    normalise_events,
+    reasons_text,
+    validate_churn_model,
+)
 from loyalist.analytics.errors import AnalyticsInputError
 
-__all__ = ["SOURCES", "RiskList", "score_risk", "rank_risk", "probabilistic_reasons", "churn_risk_list"]
+__all__ = ["SOURCES", "RiskList", "score_risk", "rank_risk", "risk_reasons", "probabilistic_reasons",
+           "churn_risk_list"]
 
 SOURCES = ("supervised", "1 - P(alive)", "none")
 
@@ -72,23 +80,38 @@ def probabilistic_reasons(features: pd.DataFrame, p_alive: np.ndarray | None = N
     days = features["frequency"].to_numpy(dtype="float64")
     tenure = features["tenure_days"].to_numpy(dtype="float64")
     typical_recency = float(np.median(recency)) if recency.size else 0.0
+    label = "days since last purchase"
     for i in range(recency.size):
         silent = int(recency[i])
         if days[i] >= 2:
             gap = (tenure[i] - recency[i]) / (days[i] - 1)
-            parts = [{"feature": "recency_days", "label": "days since last purchase", "value": float(silent),
+            parts = [{"feature": "recency_days", "label": label, "value": float(silent),
                       "typical": round(float(gap), 1), "contribution": None,
-                      "text": f"no purchase for {silent} days; usually bought every {gap:,.0f} days"}]
+                      "text": f"{label}: {silent} (usually bought every {gap:,.0f} days)"}]
         else:
-            parts = [{"feature": "recency_days", "label": "days since last purchase", "value": float(silent),
+            parts = [{"feature": "recency_days", "label": label, "value": float(silent),
                       "typical": typical_recency, "contribution": None,
-                      "text": f"one purchase only, {silent} days ago (typical customer: {typical_recency:,.0f})"}]
+                      "text": f"{label}: {silent} (one purchase only; typical customer {typical_recency:,.0f})"}]
         if p_alive is not None and np.isfinite(p_alive[i]):
             parts.append({"feature": "p_alive", "label": "P(alive)", "value": float(p_alive[i]), "typical": None,
                           "contribution": None,
                           "text": f"probability still a customer: {100 * float(p_alive[i]):.0f}%"})
         out.append(parts)
     return out
+
+
+def risk_reasons(features: pd.DataFrame, validation: ChurnValidation | None,
+                 p_alive: np.ndarray | None = None) -> list[list[dict[str, Any]]]:
+    """The reasons behind each customer's churn probability, the one builder every caller uses:
+    the supervised model's main drivers when it was trained (ChurnModel.reason_details), else the
+    silence against the customer's own rhythm (probabilistic_reasons, with P(alive) when given).
+
+    `features` are churn features of the customers (in the order of the result)."""
+    if features.empty:
+        return []
+    if validation is not None:
+        return validation.model.reason_details(features)
+    return probabilistic_reasons(features, p_alive)
 
 
 def rank_risk(risk: pd.DataFrame, current: pd.DataFrame, validation: ChurnValidation | None,
@@ -106,11 +129,8 @@ def rank_risk(risk: pd.DataFrame, current: pd.DataFrame, validation: ChurnValida
     out = out.merge(customers[shown], on="customer_id", how="left")
     feats = current.set_index("customer_id").loc[out["customer_id"]].reset_index()
     out["days_since_last_purchase"] = feats["recency_days"].to_numpy(dtype="int64")
-    if validation is not None and len(out):
-        details = validation.model.reason_details(feats)
-    else:
-        alive = out["p_alive"].to_numpy(dtype="float64") if "p_alive" in out else None
-        details = probabilistic_reasons(feats, alive)
+    alive = out["p_alive"].to_numpy(dtype="float64") if "p_alive" in out else None
+    details = risk_reasons(feats, validation, alive)
     out["reason_details"] = details
     out["reasons"] = [reasons_text(d) for d in details]
     return out.reset_index(drop=True)
@@ -125,6 +145,7 @@ def churn_risk_list(
     model: str = "bgnbd",
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
     seed: int = 0,
     customer_col: str = "customer_id",
     date_col: str = "occurred_at",
@@ -134,7 +155,9 @@ def churn_risk_list(
 
     Same steps and settings as `pipeline.analyze` for this list (summary, RFM segment, transaction
     model for P(alive), supervised model validated on the later period), without the rest of
-    the report. Raises AnalyticsInputError when there is no purchase up to the observation end."""
+    the report. `customers` must hold static attributes only and `events` is the dated side table
+    (see churn.churn_features). Raises AnalyticsInputError when there is no purchase up to the
+    observation end."""
     from loyalist.analytics import clv_pipeline
     from loyalist.analytics.rfm import score_rfm
     from loyalist.analytics.summary import observed_range, summary_data
@@ -155,13 +178,15 @@ def churn_risk_list(
         shown = shown.merge(p_alive, on="customer_id", how="left")
     except (AnalyticsInputError, ValueError, FloatingPointError) as exc:
         notes.append(f"transaction model skipped: {exc}")
-    current = churn_features(table, as_of=end, customers=customers, feedback=feedback, **kw)
+    if events is not None and not events.empty:
+        events = normalise_events(events)
+    current = churn_features(table, as_of=end, customers=customers, feedback=feedback, events=events, **kw)
     validation = None
     metrics: dict[str, Any] = {}
     try:
         validation = validate_churn_model(table, observation_end=end, horizon_days=horizon_days,
-                                          customers=customers, feedback=feedback, seed=seed, first_date=first,
-                                          current_features=current, **kw)
+                                          customers=customers, feedback=feedback, events=events, seed=seed,
+                                          first_date=first, current_features=current, **kw)
         metrics = {k: validation.metrics[k] for k in ("auc", "precision_at_k", "k", "base_rate", "n")}
         metrics["train_as_of"] = validation.train_as_of.date().isoformat()
         metrics["validated_on"] = f"{validation.valid_as_of.date()} .. {end.date()}"

@@ -13,7 +13,7 @@ import typer
 
 from loyalist.cli.common import console, err_console
 
-__all__ = ["register", "analyze_command", "database_table"]
+__all__ = ["register", "analyze_command", "database_table", "database_side_table"]
 
 
 def database_table(url: str) -> tuple[Any, Any]:
@@ -50,13 +50,59 @@ def database_table(url: str) -> tuple[Any, Any]:
     return con, expr
 
 
+def database_side_table(url: str, as_of: str | None) -> Any:
+    """The churn model's dated side table (points postings, cases, NPS answers, enrolment,
+    inbound interactions) read from the operational database up to the end of day `as_of`
+    (default: now), through `scores.service.churn_side_table`.
+
+    Read-only: SQLite is opened with mode=ro (no write lock, unlike the application's engine,
+    which begins every transaction IMMEDIATE), PostgreSQL with default_transaction_read_only.
+    The rows come from one statement, so they are one consistent snapshot."""
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from loyalist import clock
+    from loyalist.analytics.errors import AnalyticsInputError
+    from loyalist.scores import service as scores
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").resolve()
+        engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    else:
+        engine = create_engine(parsed, connect_args={"options": "-c default_transaction_read_only=on"})
+    if as_of:
+        try:
+            day = pd.Timestamp(as_of)
+        except ValueError as exc:
+            raise AnalyticsInputError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from exc
+        until = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) - timedelta(microseconds=1)
+    else:
+        until = clock.now()
+    try:
+        with Session(engine) as session:
+            return scores.churn_side_table(session, as_of=until)
+    finally:
+        engine.dispose()
+
+
 def analyze_command(
     transactions: Annotated[Path | None, typer.Argument(help="CSV or Parquet file of transactions")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for report.html, customers.csv/.parquet, "
                                       "summary.json")] = Path("loyalist-report"),
-    customers: Annotated[Path | None, typer.Option(help="Customer attributes: id, member flag, numeric "
-                                                   "features (complaints, points balance, ...)")] = None,
+    customers: Annotated[Path | None, typer.Option(help="Customer snapshot: id, member flag, numeric columns "
+                                                   "(churn features only if named by --static-columns)")] = None,
     feedback: Annotated[Path | None, typer.Option(help="NPS answers: customer id, date, score 0-10")] = None,
+    events: Annotated[Path | None, typer.Option(help="Dated side table: customer id, date, kind (points, "
+                                                "complaint, engagement, nps, enrolled), value; churn features "
+                                                "as of each cut. With --from-db added to the database's")] = None,
+    static_columns: Annotated[str | None, typer.Option(help="Comma-separated --customers columns that never "
+                                                       "change (used by the churn model; the others are left "
+                                                       "out: a snapshot leaks later values into training)")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Observation end date (default: last "
                                               "transaction)")] = None,
     from_db: Annotated[bool, typer.Option("--from-db", help="Read `purchases` from LOYALIST_DATABASE_URL")] = False,
@@ -85,10 +131,17 @@ def analyze_command(
     memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 3GB")] = None,
 ) -> None:
     """Who stays, who is leaving, what each customer is worth: the retention report."""
+    import pandas as pd
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from loyalist.analytics.errors import AnalyticsInputError
-    from loyalist.analytics.io import load_customers, load_feedback, load_transactions
+    from loyalist.analytics.io import (
+        customer_column_name,
+        load_customers,
+        load_events,
+        load_feedback,
+        load_transactions,
+    )
     from loyalist.analytics.pipeline import AnalysisSettings, analyze, write_outputs
 
     if (transactions is None) == (not from_db):
@@ -107,10 +160,14 @@ def analyze_command(
                 progress.update(task, description=name)
 
             report = None
+            side = []
             if from_db:
                 from loyalist.config import Settings
 
-                _, table = database_table(database_url or Settings().database_url)
+                url = database_url or Settings().database_url
+                _, table = database_table(url)
+                step("reading points, cases, NPS, interactions")
+                side.append(database_side_table(url, as_of))
                 kw = {"customer_col": "customer_id", "date_col": "occurred_at", "value_col": "amount"}
             else:
                 assert transactions is not None
@@ -123,8 +180,14 @@ def analyze_command(
                 kw = {"customer_col": "customer_id", "date_col": "occurred_at", "value_col": "amount"}
             cust = load_customers(customers) if customers else None
             fb = load_feedback(feedback) if feedback else None
-            analysis = analyze(table, customers=cust, feedback=fb, settings=settings, input_report=report,
-                               progress=step, **kw)
+            if events:
+                side.append(load_events(events))
+            side = [frame for frame in side if not frame.empty]
+            ev = None if not side else side[0] if len(side) == 1 else pd.concat(side, ignore_index=True)
+            statics = ([customer_column_name(c.strip()) for c in static_columns.split(",") if c.strip()]
+                       if static_columns else None)
+            analysis = analyze(table, customers=cust, feedback=fb, events=ev, static_columns=statics,
+                               settings=settings, input_report=report, progress=step, **kw)
             step("writing report")
             paths = write_outputs(analysis, out, charts=charts)
             progress.update(task, description="done")

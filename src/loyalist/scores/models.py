@@ -37,6 +37,8 @@ class CustomerScore(Base):
     previous_churn_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
     churn_source: Mapped[str] = mapped_column(String(20), nullable=False)
     churn_reasons: Mapped[list[Any]] = mapped_column(JSONDoc, nullable=False)
+    # churn_risk x revenue of the last 365 days (analytics.risk.score_risk): the report's ranking
+    value_at_risk: Mapped[Decimal | None] = mapped_column(MoneyType, nullable=True)
     expected_purchases_90d: Mapped[float | None] = mapped_column(Float, nullable=True)
     predicted_clv: Mapped[Decimal | None] = mapped_column(MoneyType, nullable=True)
     historical_clv: Mapped[Decimal] = mapped_column(MoneyType, nullable=False)
@@ -48,6 +50,7 @@ class CustomerScore(Base):
         Index("ix_customer_scores_rfm_segment", "rfm_segment"),
         Index("ix_customer_scores_churn_risk", "churn_risk"),
         Index("ix_customer_scores_predicted_clv", "predicted_clv"),
+        Index("ix_customer_scores_value_at_risk", "value_at_risk"),
     )
 
 

@@ -37,6 +37,7 @@ class ScoreRead(BaseModel):
     previous_churn_risk: float | None
     churn_source: str
     churn_reasons: list[ChurnReason]
+    value_at_risk: Decimal | None = None  # churn_risk x revenue of the last 365 days
     expected_purchases_90d: float | None
     predicted_clv: Decimal | None
     historical_clv: Decimal

@@ -10,9 +10,14 @@ Why a lighter path than `analytics.pipeline.analyze`: cohorts, retention tables,
 comparison and the report are not needed to score customers, and skipping them keeps a daily
 refresh of a few thousand customers to a few seconds.
 
-Reading `purchases` and `customers`: with SQLAlchemy Core on the tables registered in
-`Base.metadata`, read-only (the documented exception for scores and segments in
-docs/architecture.md); there is no bulk read function in `purchases.service` yet.
+Reading the operational history (`scores.queries`): purchases, and the dated side table of the
+churn model (points postings, cases, NPS answers, enrolment, inbound interactions), with
+SQLAlchemy Core on the tables registered in `Base.metadata`, read-only and set-based (the
+documented exception for scores and segments in docs/architecture.md).
+
+Churn probability, value at risk and reasons come from `analytics.risk` (score_risk,
+risk_reasons), the module the report and the REST churn-risk list use, so a customer's reasons
+read the same in the console, the API and `loyalist analyze`.
 """
 
 from __future__ import annotations
@@ -24,56 +29,40 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Table, cast, delete, func, select
+from sqlalchemy import Float, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from loyalist import clock
 from loyalist.audit import service as audit
-from loyalist.db import Base
 from loyalist.errors import NotFound, ValidationFailed
+from loyalist.scores import queries
 from loyalist.scores.models import CustomerScore, ScoreRun
 from loyalist.scores.schemas import ChurnReason, RefreshResult, ScorePage, ScoreRead
 from loyalist.types import SYSTEM, Actor
 
 MODELS = ("bgnbd", "paretonbd", "mbgnbd")
-ORDERS = {"churn_risk": (CustomerScore.churn_risk.desc(), CustomerScore.customer_id),
-          "predicted_clv": (CustomerScore.predicted_clv.desc(), CustomerScore.customer_id),
-          "customer_id": (CustomerScore.customer_id,)}
+ORDERS = ("churn_risk", "value_at_risk", "predicted_clv", "customer_id")
 CENT = Decimal("0.01")
 
 
-def _table(name: str) -> Table:
-    from loyalist import registry
+def _order_by(session: Session, order: str) -> tuple[Any, ...]:
+    """Largest first, customers without a value last, ties by id; money compares as numbers
+    (on SQLite MoneyType is text, where '99.00' > '100.00')."""
+    if order == "customer_id":
+        return (CustomerScore.customer_id,)
+    column: Any = getattr(CustomerScore, order)
+    if order != "churn_risk" and session.get_bind().dialect.name == "sqlite":
+        column = cast(column, Float)
+    return (column.desc().nulls_last(), CustomerScore.customer_id)
 
-    if name not in Base.metadata.tables:
-        registry.load_all_models()
-    return Base.metadata.tables[name]
 
+def churn_side_table(session: Session, *, as_of: datetime) -> pd.DataFrame:
+    """The dated side table of the churn model read from the operational tables up to `as_of`:
+    customer_id, occurred_at, kind, value (points, complaint, engagement, nps, enrolled).
 
-def _purchases_frame(session: Session, as_of: datetime) -> pd.DataFrame:
-    """customer_id, occurred_at (naive UTC), amount (net - refunded) of every purchase up to `as_of`
-    by a customer who is neither merged nor erased.
-
-    Times and amounts are converted in SQL (epoch seconds, float) and then vectorised in pandas:
-    going through the column types row by row costs ~10 s per 50,000 purchases."""
-    p, c = _table("purchases"), _table("customers")
-    if session.get_bind().dialect.name == "sqlite":
-        epoch = (func.julianday(p.c.occurred_at) - 2440587.5) * 86400.0
-        amount = cast(p.c.net_amount, Float) - cast(p.c.refunded_amount, Float)
-    else:
-        epoch = func.extract("epoch", p.c.occurred_at)
-        amount = cast(p.c.net_amount - p.c.refunded_amount, Float)
-    query = (select(p.c.customer_id, cast(epoch, Float), amount)
-             .join(c, c.c.id == p.c.customer_id)
-             .where(p.c.occurred_at <= as_of, c.c.status.not_in(("merged", "erased"))))
-    rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", "epoch", "amount"])
-    when = pd.to_datetime(frame["epoch"].astype("float64").round(3), unit="s")
-    return pd.DataFrame({
-        "customer_id": frame["customer_id"].astype("int64"),
-        "occurred_at": when.astype("datetime64[us]"),
-        "amount": frame["amount"].astype("float64"),
-    })
+    Public because `loyalist analyze --from-db` and the analytics API give the same rows to the
+    report's churn model; read-only, one set-based statement (see scores.queries)."""
+    return queries.side_events_frame(session, as_of)
 
 
 def _money(value: float | None) -> Decimal | None:
@@ -89,62 +78,21 @@ def _num(value: Any) -> float | None:
     return None if not np.isfinite(v) else v
 
 
-def _supervised_reasons(model: Any, features: pd.DataFrame, top: int = 3) -> list[list[dict[str, Any]]]:
-    """Top drivers per customer from the model's contributions (see analytics.churn.ChurnModel)."""
-    from loyalist.analytics.churn import FEATURE_LABELS
-
-    if features.empty:
-        return []
-    contrib = model.contributions(features)
-    X = features[model.features_].to_numpy(dtype="float64")
-    order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
-    out: list[list[dict[str, Any]]] = []
-    for i in range(X.shape[0]):
-        reasons = []
-        for j in order[i]:
-            c = float(contrib[i, j])
-            if c <= 0.005:
-                continue
-            name = model.features_[j]
-            label = FEATURE_LABELS.get(name, name.replace("_", " "))
-            value, typical = _rounded(X[i, j]), _rounded(model.medians_[j])
-            reasons.append({"feature": name, "label": label, "value": value, "typical": typical,
-                            "contribution": round(c, 4),
-                            "text": f"{label}: {_fmt(value)} (typical {_fmt(typical)}, +{100 * c:.0f} pts)"})
-        out.append(reasons)
-    return out
-
-
-def _rounded(value: Any) -> float | None:
-    """A feature value as shown to staff: 6 decimals are plenty, and they hide last-bit noise."""
-    v = _num(value)
-    return None if v is None else round(v, 6)
-
-
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
-
-
-def _recency_reason(days: int, typical: float) -> list[dict[str, Any]]:
-    return [{"feature": "recency_days", "label": "days since last purchase", "value": float(days),
-             "typical": typical, "contribution": None,
-             "text": f"days since last purchase: {days} (typical {_fmt(typical)})"}]
-
-
 def compute(frame: pd.DataFrame, *, as_of: datetime, model: str = "bgnbd", churn_horizon_days: int = 90,
-            seed: int = 0) -> tuple[pd.DataFrame, dict[str, Any], list[str], str]:
-    """Scores per customer from a purchases frame (customer_id, occurred_at, amount).
+            seed: int = 0, events: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any], list[str], str]:
+    """Scores per customer from a purchases frame (customer_id, occurred_at, amount) and the
+    optional dated side table `events` (customer_id, occurred_at, kind, value; see
+    analytics.churn.SIDE_FEATURES), whose features are computed as of every cut of the model.
 
     Returns (scores frame, metrics, notes, churn source). Pure: no database access, so the
     arithmetic is tested without one and the refresh only adds reading and writing."""
     import ibis
 
     from loyalist.analytics import clv_pipeline
-    from loyalist.analytics.churn import churn_features, validate_churn_model
+    from loyalist.analytics.churn import churn_features, normalise_events, validate_churn_model
     from loyalist.analytics.errors import AnalyticsInputError
     from loyalist.analytics.rfm import score_rfm
+    from loyalist.analytics.risk import risk_reasons, score_risk
     from loyalist.analytics.summary import summary_data
 
     end = pd.Timestamp(as_of.date())
@@ -175,28 +123,30 @@ def compute(frame: pd.DataFrame, *, as_of: datetime, model: str = "bgnbd", churn
         out["expected_purchases_90d"] = np.nan
         out["clv"] = np.nan
     first = pd.Timestamp(full["first_purchase"].min())
-    current = churn_features(table, as_of=end)
-    source = "supervised"
+    if events is not None and not events.empty:
+        events = normalise_events(events)
+    else:
+        events = None
+    current = churn_features(table, as_of=end, events=events)
+    validation = None
     try:
-        v = validate_churn_model(table, observation_end=end, horizon_days=churn_horizon_days, seed=seed,
-                                 first_date=first, current_features=current)
-        metrics["churn_model"] = {k: v.metrics[k] for k in ("auc", "precision_at_k", "k", "base_rate", "n")
-                                  if k in v.metrics}
-        risk = v.scores.rename(columns={"churn_probability": "churn_risk"})
-        risk["churn_reasons"] = _supervised_reasons(v.model, current)
+        validation = validate_churn_model(table, observation_end=end, horizon_days=churn_horizon_days, seed=seed,
+                                          first_date=first, current_features=current, events=events)
+        metrics["churn_model"] = {k: validation.metrics[k] for k in ("auc", "precision_at_k", "k", "base_rate", "n")
+                                  if k in validation.metrics}
+        metrics["churn_model"]["features"] = list(validation.model.features_)
+        source = "supervised"
     except (AnalyticsInputError, ValueError) as exc:
         notes.append(f"supervised churn model skipped: {exc}")
-        typical = float(np.median(current["recency_days"])) if len(current) else 0.0
-        risk = current[["customer_id"]].copy()
-        risk["churn_reasons"] = [_recency_reason(int(d), typical) for d in current["recency_days"]]
-        if out["p_alive"].notna().any():
-            source = "1 - p_alive"
-            alive = out.set_index("customer_id")["p_alive"]
-            risk["churn_risk"] = 1.0 - alive.reindex(risk["customer_id"]).to_numpy()
-        else:
-            source = "recency"
-            risk["churn_risk"] = np.nan
-    out = out.merge(risk[["customer_id", "churn_risk", "churn_reasons"]], on="customer_id", how="left")
+        source = "1 - p_alive" if out["p_alive"].notna().any() else "recency"
+    p_alive = out[["customer_id", "p_alive"]] if source != "recency" else None
+    risk, _ = score_risk(current, validation, p_alive)
+    alive = (out.set_index("customer_id")["p_alive"].reindex(current["customer_id"]).to_numpy(dtype="float64")
+             if source == "1 - p_alive" else None)
+    risk["churn_reasons"] = risk_reasons(current, validation, alive)
+    risk = risk.rename(columns={"churn_probability": "churn_risk"})
+    out = out.merge(risk[["customer_id", "churn_risk", "value_at_risk", "churn_reasons"]], on="customer_id",
+                    how="left")
     out["churn_reasons"] = [r if isinstance(r, list) else [] for r in out["churn_reasons"]]
     model_name = clv_pipeline.MODEL_NAMES[model] + ("" if out["clv"].isna().all() else " + Gamma-Gamma")
     metrics["model_name"] = model_name
@@ -214,12 +164,13 @@ def refresh(session: Session, *, as_of: datetime | None = None, actor: Actor = S
     started = time.perf_counter()
     now = clock.now()
     as_of = as_of or now
-    frame = _purchases_frame(session, as_of)
+    frame = queries.purchases_frame(session, as_of)
     if frame.empty:
         scores, metrics, notes, source = pd.DataFrame(), {}, ["no purchases up to the as-of date"], "recency"
     else:
         scores, metrics, notes, source = compute(frame, as_of=as_of, model=model,
-                                                 churn_horizon_days=churn_horizon_days)
+                                                 churn_horizon_days=churn_horizon_days,
+                                                 events=queries.side_events_frame(session, as_of))
     model_name = metrics.pop("model_name", "none")
     rows = _rows(scores, source=source, model_name=model_name, computed_at=now)
     _upsert(session, rows)
@@ -259,6 +210,7 @@ def _rows(scores: pd.DataFrame, *, source: str, model_name: str, computed_at: da
             "churn_risk": None if churn is None else round(min(max(churn, 0.0), 1.0), 6),
             "churn_source": source,
             "churn_reasons": rec["churn_reasons"],
+            "value_at_risk": None if churn is None else _money(_num(rec["value_at_risk"])),
             "expected_purchases_90d": None if _num(rec["expected_purchases_90d"]) is None
             else round(float(rec["expected_purchases_90d"]), 6),
             "predicted_clv": _money(_num(rec["clv"])),
@@ -292,6 +244,7 @@ def _read(row: CustomerScore) -> ScoreRead:
         customer_id=row.customer_id, recency_days=row.recency_days, purchase_days=row.purchase_days,
         last_purchase_on=row.last_purchase_on, rfm_r=row.rfm_r, rfm_f=row.rfm_f, rfm_m=row.rfm_m,
         rfm_score=row.rfm_score, rfm_segment=row.rfm_segment, p_alive=row.p_alive, churn_risk=row.churn_risk,
+        value_at_risk=row.value_at_risk,
         previous_churn_risk=row.previous_churn_risk, churn_source=row.churn_source,
         churn_reasons=[ChurnReason(**r) for r in row.churn_reasons or []],
         expected_purchases_90d=row.expected_purchases_90d, predicted_clv=row.predicted_clv,
@@ -309,7 +262,8 @@ def get_scores(session: Session, customer_id: int) -> ScoreRead:
 
 def list_scores(session: Session, *, rfm_segment: str | None = None, min_churn_risk: float | None = None,
                 order: str = "churn_risk", limit: int = 50, offset: int = 0) -> ScorePage:
-    """Scores filtered by RFM segment and minimum churn risk, riskiest (or most valuable) first."""
+    """Scores filtered by RFM segment and minimum churn risk, riskiest first; or largest value at
+    risk first (what the report's churn-risk list ranks by), or largest predicted CLV first."""
     if order not in ORDERS:
         raise ValidationFailed(f"order: one of {list(ORDERS)}", field="order")
     if not 1 <= limit <= 500:
@@ -324,7 +278,7 @@ def list_scores(session: Session, *, rfm_segment: str | None = None, min_churn_r
     if min_churn_risk is not None:
         query = query.where(CustomerScore.churn_risk >= min_churn_risk)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(*ORDERS[order]).limit(limit).offset(offset)).all()
+    rows = session.scalars(query.order_by(*_order_by(session, order)).limit(limit).offset(offset)).all()
     return ScorePage(items=[_read(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
@@ -368,4 +322,4 @@ def _register_hooks() -> None:
 
 _register_hooks()
 
-__all__ = ["refresh", "compute", "get_scores", "list_scores", "last_run", "MODELS"]
+__all__ = ["refresh", "compute", "churn_side_table", "get_scores", "list_scores", "last_run", "MODELS", "ORDERS"]

@@ -5,7 +5,9 @@ transaction sees (and tests run inside one). The rows needed (customer, time, ne
 value) are read once and handed to the same Ibis expressions `loyalist analyze` runs, on an
 in-process DuckDB; for bases too large for that, `loyalist analyze --from-db` runs them inside
 the database itself. The churn-risk list is the report's (`analytics.risk`): the supervised
-model's probability when it can be trained on the history, else 1 - P(alive), with reasons.
+model's probability when it can be trained on the history, else 1 - P(alive), with reasons; its
+dated side table (points, cases, NPS, enrolment, engagement) is the scores refresh's
+(`scores.service.churn_side_table`), so the list and the stored scores use the same features.
 """
 
 from __future__ import annotations
@@ -232,8 +234,12 @@ def churn_risk(session: SessionDep, _actor: Reader, as_of: AsOf = None,
     if rows == 0:
         return RiskList(as_of=end, horizon_days=horizon_days, source="none", definition=definition,
                         revenue_at_risk=0.0, model_metrics={}, notes=["no purchases up to the as-of date"], rows=[])
+    from loyalist.scores import service as scores
+
+    until = dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC) + dt.timedelta(days=1, microseconds=-1)
+    events = scores.churn_side_table(session, as_of=until)
     try:
-        result = churn_risk_list(table, observation_end=end, horizon_days=horizon_days, size=limit)
+        result = churn_risk_list(table, observation_end=end, horizon_days=horizon_days, size=limit, events=events)
     except AnalyticsInputError as exc:
         raise ValidationFailed(f"cannot rank churn risk on these data: {exc.message}") from exc
     frame = result.rows.drop(columns=["reasons"]).rename(columns={"reason_details": "reasons"})

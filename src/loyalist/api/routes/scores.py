@@ -33,7 +33,7 @@ def customer_scores(customer_id: int, session: SessionDep, _actor: Reader) -> Sc
 @router.get("/scores", response_model=ScorePage)
 def list_scores(session: SessionDep, _actor: Reader, rfm_segment: str | None = None,
                 min_churn_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
-                order: Literal["churn_risk", "predicted_clv", "customer_id"] = "churn_risk",
+                order: Literal["churn_risk", "value_at_risk", "predicted_clv", "customer_id"] = "churn_risk",
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> ScorePage:
     return service.list_scores(session, rfm_segment=rfm_segment, min_churn_risk=min_churn_risk, order=order,

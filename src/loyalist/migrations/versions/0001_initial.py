@@ -593,6 +593,7 @@ def upgrade() -> None:
         sa.Column(
             "churn_reasons", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
+        sa.Column("value_at_risk", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
         sa.Column("expected_purchases_90d", sa.Float(), nullable=True),
         sa.Column("predicted_clv", loyalist.types.MoneyType(precision=18, scale=4), nullable=True),
         sa.Column("historical_clv", loyalist.types.MoneyType(precision=18, scale=4), nullable=False),
@@ -607,6 +608,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_customer_scores_churn_risk", ["churn_risk"], unique=False)
         batch_op.create_index("ix_customer_scores_predicted_clv", ["predicted_clv"], unique=False)
         batch_op.create_index("ix_customer_scores_rfm_segment", ["rfm_segment"], unique=False)
+        batch_op.create_index("ix_customer_scores_value_at_risk", ["value_at_risk"], unique=False)
 
     op.create_table(
         "customer_tags",
@@ -1775,6 +1777,7 @@ def downgrade() -> None:
 
     op.drop_table("customer_tags")
     with op.batch_alter_table("customer_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_scores_value_at_risk")
         batch_op.drop_index("ix_customer_scores_rfm_segment")
         batch_op.drop_index("ix_customer_scores_predicted_clv")
         batch_op.drop_index("ix_customer_scores_churn_risk")
