@@ -190,3 +190,47 @@ def test_late_error_rolls_back_everything_through_the_cli(committed_engine, tmp_
     assert "new 7, replayed 0" in ok.output
     again = CliRunner().invoke(app, ["import", "events", str(tmp_path / "ok.csv")])
     assert "new 0, replayed 7" in again.output
+
+
+def test_import_counts_caps_and_tiers_recorded_before_it(session, actor, settings, rules, tmp_path) -> None:
+    """Given a customer who already earned 50 of the 60-point day cap and holds a x2 tier, when
+    the same day's next purchase is imported, the import caps it at the 10 left and applies the
+    tier (its counters and tiers are read in bulk up front), exactly as the per-event path does."""
+    from decimal import Decimal
+
+    from loyalist.customers import service as customers
+    from loyalist.tiers import service as tiers
+    from loyalist.tiers.schemas import TierCreate
+
+    service.create_rule(session, data=RuleCreate.model_validate(
+        {"name": "tier", "kind": "multiplier", "params": {"use_tier_multiplier": True}}), actor=actor)
+    tiers.create_tier(session, data=TierCreate(code="gold", name="Gold", rank=1, metric="spend", window_days=365,
+                                               threshold=Decimal("40"), multiplier=Decimal("2"), grace_days=0,
+                                               benefits=[]), actor=actor)
+
+    def later(prefix: str) -> list[dict[str, str]]:
+        return [
+            {"event_type": "purchase", "idempotency_key": f"{prefix}-b", "customer_external_id": f"{prefix}-1",
+             "occurred_at": "2026-02-02T09:00:00Z", "order_ref": f"{prefix}-B", "currency": "EUR",
+             "net_amount": "20.00"},
+            {"event_type": "purchase", "idempotency_key": f"{prefix}-c", "customer_external_id": f"{prefix}-1",
+             "occurred_at": "2026-02-10T09:00:00Z", "order_ref": f"{prefix}-C", "currency": "EUR",
+             "net_amount": "12.00"},
+        ]
+
+    for prefix in ("api", "bulk"):  # the same history before: 50 points today, and gold
+        _api_path(session, actor, settings, [
+            {"event_type": "purchase", "idempotency_key": f"{prefix}-a", "customer_external_id": f"{prefix}-1",
+             "occurred_at": "2026-02-02T08:00:00Z", "order_ref": f"{prefix}-A", "currency": "EUR",
+             "net_amount": "50.00"}])
+        cid = customers.resolve_customer_id(session, external_id=f"{prefix}-1")
+        assert tiers.current_tier(session, cid).code == "gold"
+    _api_path(session, actor, settings, later("api"))
+    columns, first = bulk.read_file(write_csv(tmp_path / "e.csv", later("bulk")))
+    report = bulk.import_events(session, columns=columns, actor=actor, settings=settings, first_line=first)
+
+    assert (report.created, report.points) == (2, 10 + 24)
+    points = {p: sorted(session.scalars(select(RuleAward.points).where(
+        RuleAward.customer_id == customers.resolve_customer_id(session, external_id=f"{p}-1"))))
+        for p in ("api", "bulk")}
+    assert points["bulk"] == points["api"] == [10, 24, 50]

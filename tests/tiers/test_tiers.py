@@ -346,3 +346,44 @@ def test_bulk_metrics_equal_the_per_customer_ones(session, actor, ladder) -> Non
         assert spend.get(cid, Decimal("0.00")) == purchases.spend_in_window(session, cid, since=since, until=until)
     assert ids[3] not in points and ids[3] not in spend and len(spend) == 3
     assert points == {ids[0]: 40, ids[1]: 90, ids[2]: 150}
+
+
+def _tier_trail(session, cid):
+    """Everything a tier change leaves for one customer, without ids (compared across paths)."""
+    from loyalist.interactions.models import Interaction
+
+    status = session.get(CustomerTier, cid, populate_existing=True)
+    hist = session.scalars(select(TierHistory).where(TierHistory.customer_id == cid)).all()
+    audits = session.scalars(select(AuditEntry).where(AuditEntry.target_type == "customer",
+                                                      AuditEntry.target_id == str(cid))).all()
+    rows = session.scalars(select(Interaction).where(Interaction.customer_id == cid,
+                                                     Interaction.kind == "tier_change")).all()
+    assert [r.source_id for r in rows] == [str(h.id) for h in hist]
+    return (
+        (status.tier_id, status.since, status.grace_until, status.metric_value, status.evaluated_at),
+        [(h.from_tier_id, h.to_tier_id, h.reason, h.metric_value, h.grace_until, h.at, h.actor) for h in hist],
+        [(a.actor_kind, a.actor_name, a.action, a.target_type, a.before, a.after) for a in audits],
+        [(r.kind, r.channel, r.direction, r.summary, r.occurred_at, r.actor,
+          {k: v for k, v in r.data.items() if k not in ("id", "customer_id")}) for r in rows],
+    )
+
+
+def test_first_upgrades_equal_single_path(session, actor, ladder) -> None:
+    """Given customers without a status row, `evaluate_customers` (set-based first upgrades) leaves
+    per customer exactly what `evaluate_customer` leaves; one with a status row takes the single path."""
+    as_of = T0 + timedelta(hours=1)
+    single, bulk_a, bulk_b, below, held = (_customer(session, actor) for _ in range(5))
+    for cid, amount in ((single, "150"), (bulk_a, "150"), (bulk_b, "650"), (below, "20"), (held, "700")):
+        _buy(session, cid, amount, T0)
+    service.evaluate_customer(session, customer_id=held, actor=actor, as_of=as_of)  # gold at once
+    _buy(session, held, "1", T0)
+
+    service.evaluate_customer(session, customer_id=single, actor=actor, as_of=as_of)
+    changes = service.evaluate_customers(session, customer_ids=[bulk_b, below, bulk_a, held], actor=actor, as_of=as_of)
+
+    assert [(c.customer_id, c.from_code, c.to_code, c.metric_value) for c in changes] == [
+        (bulk_a, None, "silver", Decimal("150")), (bulk_b, None, "gold", Decimal("650"))]
+    assert _tier_trail(session, bulk_a) == _tier_trail(session, single)
+    assert _code(session, bulk_b) == "gold"
+    assert session.get(CustomerTier, below) is None
+    assert len(service.history(session, held)) == 1  # already gold: nothing new

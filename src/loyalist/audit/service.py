@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -105,8 +106,10 @@ def list_entries(
 
 
 def record_many(session: Session, *, actor: Actor, action: str, target_type: str,
-                items: list[tuple[Any, dict[str, Any] | None]]) -> int:
-    """Append one audit row per (target_id, after) in a single executemany.
+                items: Sequence[tuple[Any, dict[str, Any] | None] | tuple[Any, dict[str, Any] | None,
+                                                                          dict[str, Any] | None]]) -> int:
+    """Append one audit row per (target_id, after) or (target_id, after, before) in a single
+    executemany: the rows `record` would write one by one.
 
     Why: bulk operations (a customer import of thousands of rows) must still leave one audit row
     per changed record, without paying a round trip per row.
@@ -120,6 +123,7 @@ def record_many(session: Session, *, actor: Actor, action: str, target_type: str
     session.execute(insert(AuditEntry), [
         {"occurred_at": now, "actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name,
          "action": action, "target_type": target_type, "target_id": None if tid is None else str(tid),
-         "before": None, "after": jsonable(after) if after is not None else None, "request_id": rid}
-        for tid, after in items])
+         "before": jsonable(item[2]) if len(item) > 2 and item[2] is not None else None,  # type: ignore[misc]
+         "after": jsonable(after) if after is not None else None, "request_id": rid}
+        for item in items for tid, after in [item[:2]]])
     return len(items)

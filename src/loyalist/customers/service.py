@@ -496,6 +496,14 @@ def get_customer(session: Session, customer_id: int) -> CustomerRead:
     return _read_one(session, _row(session, customer_id))
 
 
+def get_state(session: Session, customer_id: int) -> tuple[str, int | None]:
+    """(status, merged_into_id) of one customer: what a points or reward operation checks before
+    it writes, without the profile's tags and values (`get_customer` costs three queries; a
+    redemption asked twice). Raises NotFound like `get_customer`."""
+    row = _row(session, customer_id)
+    return row.status, row.merged_into_id
+
+
 def get_customers(session: Session, customer_ids: Iterable[int]) -> dict[int, CustomerRead]:
     """Many profiles at once (three queries per 1,000 ids instead of three per customer), for
     bulk operations; ids not found are simply absent from the result."""

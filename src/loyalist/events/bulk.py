@@ -366,30 +366,61 @@ class MemUsage:
     """Caps and budgets counted in memory for the import, seeded lazily from the database."""
 
     def __init__(self, session: Session, rules: Sequence[RuleSpec]) -> None:
+        self.session = session
         self.db = service.DbUsage(session)
+        self.known: set[int] = set()  # customers whose counters were preloaded
         self.day: dict[tuple[int, int, date], int] = {}
         self.month: dict[tuple[int, int, str], int] = {}
         self.year: dict[tuple[int, int, int], int] = {}
         self.budget: dict[int, int] = {}
         self.budget_delta: dict[int, int] = defaultdict(int)
-        self.capped = {r.id for r in rules if r.cap_per_day or r.cap_per_month}
+        self.capped = {r.id for r in rules if r.cap_per_day is not None or r.cap_per_month is not None}
         self.birthday = {r.id for r in rules if r.kind == "birthday_bonus"}
+
+    def preload(self, customer_ids: list[int]) -> None:
+        """Read the counters of the capped and birthday rules for these customers in one grouped
+        query per 5,000 customers; afterwards a key that is absent means 0 (no award yet)."""
+        rule_ids = sorted(self.capped | self.birthday)
+        if not rule_ids or not customer_ids:
+            return
+        t = AWARDS_T
+        for i in range(0, len(customer_ids), 5000):
+            part = customer_ids[i:i + 5000]
+            rows = self.session.execute(
+                select(t.c.rule_id, t.c.customer_id, t.c.local_day, t.c.local_month,
+                       func.coalesce(func.sum(t.c.points), 0), func.count())
+                .where(t.c.rule_id.in_(rule_ids), t.c.customer_id.in_(part))
+                .group_by(t.c.rule_id, t.c.customer_id, t.c.local_day, t.c.local_month))
+            for rule_id, cid, day, month, points, n in rows:
+                if rule_id in self.capped:
+                    self.day[(rule_id, cid, day)] = self.day.get((rule_id, cid, day), 0) + int(points)
+                    self.month[(rule_id, cid, month)] = self.month.get((rule_id, cid, month), 0) + int(points)
+                if rule_id in self.birthday:
+                    year = int(month[:4])
+                    self.year[(rule_id, cid, year)] = self.year.get((rule_id, cid, year), 0) + int(n)
+            self.known.update(part)
 
     def day_total(self, rule_id: int, customer_id: int, day: date) -> int:
         k = (rule_id, customer_id, day)
         if k not in self.day:
+            if customer_id in self.known:
+                return 0
             self.day[k] = self.db.day_total(rule_id, customer_id, day)
         return self.day[k]
 
     def month_total(self, rule_id: int, customer_id: int, month: str) -> int:
         k = (rule_id, customer_id, month)
         if k not in self.month:
+            if customer_id in self.known:
+                return 0
             self.month[k] = self.db.month_total(rule_id, customer_id, month)
         return self.month[k]
 
     def year_count(self, rule_id: int, customer_id: int, year: int) -> int:
         k = (rule_id, customer_id, year)
         if k not in self.year:
+            if customer_id in self.known:
+                return 0
             self.year[k] = self.db.year_count(rule_id, customer_id, year)
         return self.year[k]
 
@@ -414,6 +445,7 @@ class MemUsage:
 
     def forget_customer(self, customer_id: int) -> None:
         """After the per-event path ran for a customer, re-read their counters from the database."""
+        self.known.discard(customer_id)
         for k1 in [k for k in self.day if k[1] == customer_id]:
             del self.day[k1]
         for k2 in [k for k in self.month if k[1] == customer_id]:
@@ -597,6 +629,15 @@ class Importer:
                     f"line {ev.line}, column order_ref: purchase {ev.order_ref!r} already exists",
                     field="order_ref", line=ev.line)
 
+    def preload(self, customer_ids: set[int]) -> None:
+        """Tiers and cap/birthday counters of every customer of the file, read in bulk up front
+        (they were read lazily, one to three SELECTs per customer: a third of the demo's import)."""
+        ids = sorted(customer_ids)
+        if self.need_tier:
+            for i in range(0, len(ids), 5000):
+                self.tier_cache.update(service.tiers_of(self.session, ids[i:i + 5000]))
+        self.usage.preload(ids)
+
     # ---- per event
 
     def tier(self, customer_id: int) -> tuple[str | None, Decimal | None]:
@@ -623,6 +664,7 @@ class Importer:
             self.report.points += result.points
             for c in {cid, *(a.customer_id for a in result.awards)}:
                 self.usage.forget_customer(c)
+                self.tier_cache.pop(c, None)
                 avail = self.accounts.get((c, "available"))
                 if avail is not None:
                     bal = self.session.scalar(select(_t("ledger_accounts").c.balance)
@@ -939,8 +981,9 @@ def import_events(
     fresh = importer.find_replays(events)
     importer.resolve_customers(fresh)
     importer.check_order_refs(fresh)
-    importer.ensure_accounts({e.resolved_customer for e in fresh} |
-                             {e.resolved_referred for e in fresh if e.resolved_referred})
+    involved = {e.resolved_customer for e in fresh} | {e.resolved_referred for e in fresh if e.resolved_referred}
+    importer.ensure_accounts(involved)
+    importer.preload(involved)
     skipped = len(events) - len(fresh)
     for start in range(0, len(fresh), chunk_size):
         for ev in fresh[start:start + chunk_size]:

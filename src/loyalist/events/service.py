@@ -431,6 +431,15 @@ def _tier_of(session: Session, customer_id: int) -> tuple[str | None, Decimal | 
     return (status.code, status.multiplier) if status is not None else (None, None)
 
 
+def tiers_of(session: Session, customer_ids: Iterable[int]) -> dict[int, tuple[str | None, Decimal | None]]:
+    """`_tier_of` for many customers (bulk import): one query per 1,000 instead of one each."""
+    from loyalist.tiers import service as tiers
+
+    ids = list(customer_ids)
+    found = tiers.current_tiers(session, ids)
+    return {c: ((found[c].code, found[c].multiplier) if c in found else (None, None)) for c in ids}
+
+
 def ingest(
     session: Session,
     *,

@@ -265,12 +265,12 @@ def redeem_reward(
     if found is not None:
         return _replay(session, found, customer_id=customer_id, reward_id=reward_id)
 
-    customer = customers.get_customer(session, customer_id)
-    if customer.merged_into_id is not None:
-        raise InvalidState(f"customer_id: customer {customer_id} was merged into {customer.merged_into_id}",
+    status, merged_into_id = customers.get_state(session, customer_id)
+    if merged_into_id is not None:
+        raise InvalidState(f"customer_id: customer {customer_id} was merged into {merged_into_id}",
                            field="customer_id")
-    if customer.status != "active":
-        raise InvalidState(f"customer_id: customer {customer_id} is {customer.status}", field="customer_id")
+    if status != "active":
+        raise InvalidState(f"customer_id: customer {customer_id} is {status}", field="customer_id")
     reward = _reward_row(session, reward_id)
     now = clock.now()
     problem = _availability_problem(reward, now)

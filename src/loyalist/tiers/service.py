@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -464,17 +465,84 @@ def evaluate_customers(
     rows = {r.customer_id: r for r in session.scalars(
         select(CustomerTier).where(CustomerTier.customer_id.in_(ids)).order_by(CustomerTier.customer_id)
         .with_for_update().execution_options(populate_existing=True))}
-    changes = []
+    changes: dict[int, TierChange] = {}
     bulk = _bulk_values(session, active, ids, as_of) if len(ids) > 1 else None
+    first: list[tuple[int, TierDefinition, dict[MetricKey, Decimal]]] = []
     for cid in ids:
         values = bulk[cid] if bulk is not None else _values_for(session, active, cid, as_of)
+        qualifying = _qualifying(active, values)
+        if cid not in rows and qualifying is not None and bulk is not None:
+            first.append((cid, qualifying, values))
+            continue
         change = _apply(session, customer_id=cid, row=rows.get(cid), tiers=by_id,
-                        qualifying=_qualifying(active, values), values=values, as_of=as_of, actor=actor,
+                        qualifying=qualifying, values=values, as_of=as_of, actor=actor,
                         allow_downgrade=False)
         if change is not None:
-            changes.append(change)
+            changes[cid] = change
+    if first:
+        changes.update(_first_upgrades(session, first, tiers=by_id, as_of=as_of, actor=actor))
     session.flush()
-    return changes
+    return [changes[cid] for cid in sorted(changes)]
+
+
+def _first_upgrades(session: Session, items: list[tuple[int, TierDefinition, dict[MetricKey, Decimal]]], *,
+                    tiers: dict[int, TierDefinition], as_of: datetime, actor: Actor) -> dict[int, TierChange]:
+    """Customers without a status row who qualify for a tier (after a bulk import: most of them),
+    upgraded set-based: one statement per table instead of six per customer (44% of the demo's
+    purchase import went here). Leaves exactly the rows `_apply` leaves (status row, history,
+    audit, timeline; `test_first_upgrades_equal_single_path` holds it). A status row a concurrent
+    transaction inserted meanwhile is skipped by ON CONFLICT DO NOTHING and that customer goes
+    through `_apply` on the real row."""
+    status_t = CustomerTier.__table__
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    status_rows = [{"customer_id": cid, "tier_id": q.id, "since": as_of, "grace_until": None,
+                    "metric_value": values.get((q.metric, q.window_days), ZERO), "evaluated_at": as_of}
+                   for cid, q, values in items]
+    stmt = dialect_insert(status_t).on_conflict_do_nothing(index_elements=["customer_id"])
+    claimed: set[int] = set()
+    for start in range(0, len(status_rows), 1000):
+        claimed.update(session.scalars(stmt.returning(status_t.c.customer_id),
+                                       status_rows[start:start + 1000]))
+    out: dict[int, TierChange] = {}
+    mine = [(cid, q, row["metric_value"]) for (cid, q, _v), row in zip(items, status_rows, strict=True)
+            if cid in claimed]
+    for cid, q, values in items:
+        if cid not in claimed:  # taken concurrently: decide on the committed row, as `_apply` does
+            row = session.get(CustomerTier, cid, populate_existing=True, with_for_update=True)
+            change = _apply(session, customer_id=cid, row=row, tiers=tiers, qualifying=q, values=values,
+                            as_of=as_of, actor=actor, allow_downgrade=False)
+            if change is not None:
+                out[cid] = change
+    if not mine:
+        return out
+    hist_t = TierHistory.__table__
+    hist_ids: dict[int, int] = {}
+    hist_stmt = sa_insert(hist_t).returning(hist_t.c.id, hist_t.c.customer_id)
+    hist_rows = [{"customer_id": cid, "from_tier_id": None, "to_tier_id": q.id, "reason": "upgrade",
+                  "metric_value": value, "grace_until": None, "at": as_of, "actor": actor.label}
+                 for cid, q, value in mine]
+    for start in range(0, len(hist_rows), 1000):
+        hist_ids.update({c: i for i, c in session.execute(hist_stmt, hist_rows[start:start + 1000])})
+    audits: list[tuple[Any, dict[str, Any] | None, dict[str, Any] | None]] = []
+    timeline: list[dict[str, Any]] = []
+    for cid, q, value in mine:
+        change = TierChange(id=hist_ids[cid], customer_id=cid, from_code=None, to_code=q.code, from_rank=None,
+                            to_rank=q.rank, reason="upgrade", metric_value=value, grace_until=None, at=as_of,
+                            actor=actor.label)
+        out[cid] = change
+        audits.append((cid, {"tier": q.code, "grace_until": None, "metric_value": value}, {"tier": None}))
+        timeline.append({"customer_id": cid, "kind": "tier_change", "channel": "system",
+                         "summary": _SUMMARY["upgrade"].format(src="no tier", dst=q.name, grace=""),
+                         "direction": "internal", "occurred_at": as_of, "actor": actor,
+                         "source_type": "tier_change", "source_id": str(change.id),
+                         "data": change.model_dump(mode="json")})
+    audit.record_many(session, actor=actor, action="tier.upgrade", target_type="customer", items=audits)
+    interactions.record_many(session, timeline)
+    return out
 
 
 def _rank(row: CustomerTier | None, tiers: dict[int, TierDefinition]) -> int:
