@@ -397,3 +397,19 @@ def test_merged_conditions_on_the_summary_keep_and_or_not(session, actor, seed) 
                 assert segments.matches(session, customer_id=cid, rule=rule, as_of=as_of) == (cid in want)
     sql = str(queries.rule_predicate(session, MERGED[1], as_of=NOW).compile())
     assert sql.count("FROM customer_purchase_summary") == 1, sql
+
+
+def test_rolling_job_refreshes_once_a_day(session, actor) -> None:
+    from loyalist.segments import jobs
+
+    populate(session, actor, 9)
+    with clock.frozen_at(NOW):
+        first = jobs.refresh_rolling(session)
+        again = jobs.refresh_rolling(session, as_of=NOW + timedelta(hours=1))
+        capped = jobs.refresh_rolling(session, as_of=NOW + 10 * DAY)  # never after today
+    with clock.frozen_at(NOW + DAY):
+        next_day = jobs.refresh_rolling(session)
+    assert first["as_of"] == "2026-06-15T00:00:00+00:00" and first["customers"]
+    assert again == capped == {"as_of": "2026-06-15T00:00:00+00:00", "skipped": "already computed for this day"}
+    assert next_day["as_of"] == "2026-06-16T00:00:00+00:00"
+    assert summary.differences(session) == []
