@@ -178,9 +178,11 @@ def move_customer(session: Session, *, from_customer_id: int, to_customer_id: in
     _write(session,
            {to_customer_id: _Agg(s["first_purchase_at"], s["last_purchase_at"], s["purchase_count"], s["spend_units"])},
            {(m["month"], to_customer_id): [m["purchase_count"], m["spend_units"]] for m in months})
-    if _rolling_windows(session, None):
-        rolling = session.execute(select(ROLLING).where(ROLLING.c.customer_id == from_customer_id)).mappings().all()
-        session.execute(delete(ROLLING).where(ROLLING.c.customer_id == from_customer_id))
+    windows = sorted(_rolling_windows(session, None))
+    if windows:
+        mine = [ROLLING.c.window_days.in_(windows), ROLLING.c.customer_id == from_customer_id]  # the PK
+        rolling = session.execute(select(ROLLING).where(*mine)).mappings().all()
+        session.execute(delete(ROLLING).where(*mine))
         _write_rolling(session, {(r["window_days"], to_customer_id): [r["purchase_count"], r["spend_units"]]
                                  for r in rolling})
 
@@ -259,7 +261,8 @@ def _pg_rolling_select(windows: dict[int, tuple[datetime, datetime]]) -> tuple[s
     sql = (f"SELECT w.days AS window_days, a.customer_id, w.n AS purchase_count, w.u AS spend_units FROM "
            f"(SELECT customer_id, {', '.join(aggs)} FROM purchases "
            f"WHERE occurred_at > :since AND occurred_at <= :as_of "
-           f"GROUP BY customer_id) a CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS w(days, n, u) WHERE w.n > 0")
+           f"GROUP BY customer_id) a CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS w(days, n, u) WHERE w.n > 0 "
+           f"ORDER BY 1, 2")  # in primary-key order: sequential index inserts, heap clustered per window
     return sql, params
 
 
@@ -297,6 +300,9 @@ def refresh_rolling(session: Session, *, day: date | None = None,
     pg = session.get_bind().dialect.name == "postgresql"
     if pg:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROLLING_LOCK})
+        # the grouping sorts/hashes a year of purchases: in memory, and no JIT for one statement
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
     session.execute(delete(ROLLING))
     session.execute(delete(ROLLING_STATE))
     now = clock.now()

@@ -247,7 +247,9 @@ def _rolling_sets(ctx: Context, leaf: Leaf, kind: str, pred: Any) -> ColumnEleme
         # One rolling row per customer, FULL JOINed with the (small) grouped edges, so the planner
         # knows the sizes; customers without a row but with purchases since D come from the edges.
         rs, es = rows.subquery("seg_rr"), edges.subquery("seg_re")
-        e_agg = select(es.c.customer_id, func.sum(es.c[col]).label("v")).group_by(es.c.customer_id).subquery("seg_rea")
+        # sum() of bigint is numeric in PostgreSQL: cast back, so the per-row addition stays integer
+        e_agg = (select(es.c.customer_id, cast(func.sum(es.c[col]), BigInteger).label("v"))
+                 .group_by(es.c.customer_id).subquery("seg_rea"))
         total = func.coalesce(rs.c[col], 0) + func.coalesce(e_agg.c.v, 0)
         joined = (select(func.coalesce(rs.c.customer_id, e_agg.c.customer_id))
                   .select_from(rs.join(e_agg, rs.c.customer_id == e_agg.c.customer_id, full=True))

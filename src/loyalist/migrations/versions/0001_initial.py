@@ -112,6 +112,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_case_sla_policies_name")),
     )
     op.create_table(
+        "customer_purchase_rolling",
+        sa.Column("window_days", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("purchase_count", sa.Integer(), nullable=False),
+        sa.Column("spend_units", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("window_days", "customer_id", name=op.f("pk_customer_purchase_rolling")),
+    )
+    op.create_table(
         "customer_purchase_rolling_state",
         sa.Column("window_days", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("as_of", loyalist.types.UTCDateTime(timezone=True), nullable=False),
@@ -563,22 +573,6 @@ def upgrade() -> None:
             unique=False,
             postgresql_include=["customer_id", "purchase_count", "spend_units"],
         )
-
-    op.create_table(
-        "customer_purchase_rolling",
-        sa.Column("window_days", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column(
-            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
-        sa.Column("purchase_count", sa.Integer(), nullable=False),
-        sa.Column("spend_units", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_customer_purchase_rolling_customer_id_customers")
-        ),
-        sa.PrimaryKeyConstraint("window_days", "customer_id", name=op.f("pk_customer_purchase_rolling")),
-    )
-    with op.batch_alter_table("customer_purchase_rolling", schema=None) as batch_op:
-        batch_op.create_index("ix_customer_purchase_rolling_customer", ["customer_id"], unique=False)
 
     op.create_table(
         "customer_purchase_summary",
@@ -1810,10 +1804,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customer_purchase_summary_last")
 
     op.drop_table("customer_purchase_summary")
-    with op.batch_alter_table("customer_purchase_rolling", schema=None) as batch_op:
-        batch_op.drop_index("ix_customer_purchase_rolling_customer")
-
-    op.drop_table("customer_purchase_rolling")
     with op.batch_alter_table("customer_purchase_months", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_customer_purchase_months_month", postgresql_include=["customer_id", "purchase_count", "spend_units"]
@@ -1867,6 +1857,7 @@ def downgrade() -> None:
 
     op.drop_table("customers")
     op.drop_table("customer_purchase_rolling_state")
+    op.drop_table("customer_purchase_rolling")
     op.drop_table("case_sla_policies")
     op.drop_table("case_holidays")
     op.drop_table("case_categories")
