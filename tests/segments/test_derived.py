@@ -283,7 +283,8 @@ def test_rolling_spend_is_exact_at_awkward_times(session, actor, seed, day) -> N
     plus the window, just before/after the day, before the day, a whole window later), then the
     members are exactly those of a plain Python sum over the raw rows; and the table still equals
     a recomputation."""
-    state = populate(session, actor, seed, rolling_day=day)
+    with clock.frozen_at(NOW + 21 * DAY):  # after every fact; the refresh inside runs at NOW
+        state = populate(session, actor, seed, rolling_day=day)
     rng: random.Random = state["rng"]
     assert summary.differences(session) == []
     assert summary.rolling_state(session)  # computed, and kept in step by the writes since
@@ -320,7 +321,8 @@ def test_rolling_spend_is_exact_at_awkward_times(session, actor, seed, day) -> N
 
 
 def test_rolling_spend_differences_and_refresh_rules(session, actor) -> None:
-    populate(session, actor, 8, rolling_day=date(2026, 6, 1))
+    with clock.frozen_at(NOW + 21 * DAY):
+        state = populate(session, actor, 8, rolling_day=date(2026, 6, 1))
     r = t("customer_purchase_rolling")
     some = session.execute(select(r.c.window_days, r.c.customer_id).limit(1)).one()
     session.execute(r.update().where(r.c.window_days == some.window_days, r.c.customer_id == some.customer_id)
@@ -333,6 +335,18 @@ def test_rolling_spend_differences_and_refresh_rules(session, actor) -> None:
         assert exc.value.field == "day"
         result = segments.refresh_rolling_spend(session, actor=actor, day=date(2026, 6, 15))
     assert result["as_of"] == "2026-06-15T00:00:00+00:00"
+    assert summary.differences(session) == []
+    # a live purchase (after the midnight of now + 1 h) takes no lock and touches no rolling row;
+    # one backdated into the windows does
+    rolling_rows = set(session.execute(select(r)).all())
+    with clock.frozen_at(NOW):
+        purchases.record_purchase(session, customer_id=state["ids"][5], order_ref="live", occurred_at=NOW,
+                                  currency="DKK", net_amount=Decimal("10"))
+    assert set(session.execute(select(r)).all()) == rolling_rows
+    with clock.frozen_at(NOW):
+        purchases.record_purchase(session, customer_id=state["ids"][5], order_ref="backdated",
+                                  occurred_at=NOW - 3 * DAY, currency="DKK", net_amount=Decimal("10"))
+    assert set(session.execute(select(r)).all()) != rolling_rows
     assert summary.differences(session) == []
     audit = t("audit_log")
     assert session.scalar(select(audit.c.after).where(audit.c.action == "segments.refresh_rolling")) == result
