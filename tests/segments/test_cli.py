@@ -81,3 +81,30 @@ def test_verify_and_rebuild_summaries(cli_engine) -> None:
     with unit_of_work(factory) as s:
         assert s.scalar(select(t("audit_log").c.action).where(
             t("audit_log").c.action == "segments.rebuild_summaries")) == "segments.rebuild_summaries"
+
+
+def test_refresh_rolling_from_the_command_line(cli_engine) -> None:
+    from datetime import UTC, datetime
+
+    from loyalist import clock
+
+    from .conftest import t
+
+    factory = make_session_factory(cli_engine)
+    with unit_of_work(factory) as s:
+        build(s)
+    runner = CliRunner()
+    with clock.frozen_at(datetime(2026, 6, 15, 12, tzinfo=UTC)):
+        bad = runner.invoke(app, ["segments", "refresh-rolling", "--day", "2026-13-01"])
+        future = runner.invoke(app, ["segments", "refresh-rolling", "--day", "2026-06-16"])
+        ok = runner.invoke(app, ["segments", "refresh-rolling", "--day", "2026-06-10"])
+    assert (bad.exit_code, "--day" in bad.output) == (2, True), bad.output
+    assert (future.exit_code, "after today" in future.output) == (2, True), future.output
+    assert ok.exit_code == 0 and "as of 2026-06-10T00:00:00+00:00" in ok.output, ok.output
+    assert runner.invoke(app, ["segments", "verify-summaries"]).exit_code == 0
+    with unit_of_work(factory) as s:
+        state = t("customer_purchase_rolling_state")
+        assert sorted(s.scalars(select(state.c.window_days))) == [30, 90, 365]
+        actions = list(s.scalars(select(t("audit_log").c.action).where(
+            t("audit_log").c.action == "segments.refresh_rolling")))
+        assert actions == ["segments.refresh_rolling"]  # the refused ones left nothing

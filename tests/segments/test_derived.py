@@ -14,7 +14,7 @@ order); then
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,8 +23,10 @@ from sqlalchemy import insert, select
 from loyalist import clock
 from loyalist.customers import consent_state
 from loyalist.customers import service as customers
+from loyalist.errors import ValidationFailed
 from loyalist.purchases import service as purchases
 from loyalist.purchases import summary
+from loyalist.segments import queries
 from loyalist.segments import service as segments
 
 from .conftest import t
@@ -52,7 +54,9 @@ def _money(rng: random.Random) -> Decimal:
     return Decimal(rng.randint(0, 300_000)) / Decimal(1000)  # up to 3 decimals, zero included
 
 
-def populate(session, actor, seed: int) -> dict:
+def populate(session, actor, seed: int, rolling_day: date | None = None) -> dict:
+    """Random purchases, then (optionally) the rolling spend computed as of `rolling_day`, then
+    returns, consent decisions, merges and a backdated purchase, which must keep it in step."""
     rng = random.Random(seed)
     cust = t("customers")
     ids = [session.execute(insert(cust).values(status="active", created_at=NOW - 500 * DAY, updated_at=NOW,
@@ -65,6 +69,15 @@ def populate(session, actor, seed: int) -> dict:
         nets[ref] = _money(rng)
         purchases.record_purchase(session, customer_id=cid, order_ref=ref, occurred_at=_moment(rng),
                                   currency="DKK", net_amount=nets[ref], store="S1")
+    if rolling_day is not None:
+        with clock.frozen_at(NOW):
+            summary.refresh_rolling(session, day=rolling_day)
+        day = datetime(rolling_day.year, rolling_day.month, rolling_day.day, tzinfo=UTC)
+        for n, back in enumerate((timedelta(0), DAY, 29 * DAY, 30 * DAY, 89 * DAY + timedelta(seconds=1), 200 * DAY)):
+            ref = f"s{seed}-b{n}"  # backdated after the refresh, on and around the window edges
+            nets[ref] = _money(rng)
+            purchases.record_purchase(session, customer_id=rng.choice(ids[:24]), order_ref=ref,
+                                      occurred_at=day - back, currency="DKK", net_amount=nets[ref])
     for ref in rng.sample(sorted(r for r, net in nets.items() if net > 0), 30):
         part = (nets[ref] * Decimal(rng.random())).quantize(Decimal("0.0001"))
         purchases.record_return(session, order_ref=ref, occurred_at=NOW, amount=part if part > 0 else None)
@@ -235,3 +248,182 @@ def test_differences_notice_a_drifted_row(session, actor) -> None:
     summary.rebuild(session)
     consent_state.rebuild(session)
     assert summary.differences(session) == [] and consent_state.differences(session) == []
+
+
+ROLLING_WINDOWS = (30, 90, 365)
+
+
+def window_leaves(rng: random.Random, data, as_of: datetime) -> list[dict]:
+    _, bought, _ = data
+    out: list[dict] = []
+    for window in ROLLING_WINDOWS:
+        spends = sorted({sum((v for at, v in rows if as_of - window * DAY < at <= as_of), Decimal(0))
+                         for rows in bought.values()})
+        money = [str(x) for x in rng.sample(spends, min(3, len(spends)))] + ["0", "0.0005"]
+        extra = {"window_days": window}
+        for op, value in (("ge", 1), ("eq", 0), ("ge", 2), ("lt", 3), ("between", [1, 4])):
+            out.append({"field": "purchases_count", "op": op, "value": value, **extra})
+        for op in ("ge", "lt", "eq", "ne", "gt", "le"):
+            out.append({"field": "spend", "op": op, "value": rng.choice(money), **extra})
+        lo, hi = sorted(Decimal(x) for x in rng.sample(money, 2))
+        out.append({"field": "spend", "op": "between", "value": [str(lo), str(hi)], **extra})
+    return out
+
+
+def _uses_rolling(session, leaf: dict, as_of: datetime) -> bool:
+    sql = str(queries.rule_predicate(session, leaf, as_of=as_of).compile())
+    return "customer_purchase_rolling" in sql
+
+
+@pytest.mark.parametrize(("seed", "day"), [(3, date(2026, 6, 15)), (4, date(2026, 5, 1)), (5, date(2026, 3, 7))])
+def test_rolling_spend_is_exact_at_awkward_times(session, actor, seed, day) -> None:
+    """Given the rolling spend computed as of `day`, then refunds, merges and purchases backdated
+    into its windows written through the services, when windowed count/spend conditions are
+    evaluated at instants around the day and the window edges (a purchase's own time, that time
+    plus the window, just before/after the day, before the day, a whole window later), then the
+    members are exactly those of a plain Python sum over the raw rows; and the table still equals
+    a recomputation."""
+    with clock.frozen_at(NOW + 21 * DAY):  # after every fact; the refresh inside runs at NOW
+        state = populate(session, actor, seed, rolling_day=day)
+    rng: random.Random = state["rng"]
+    assert summary.differences(session) == []
+    assert summary.rolling_state(session)  # computed, and kept in step by the writes since
+
+    data = reference(session)
+    _, bought, _ = data
+    d = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    times = sorted({at for rows in bought.values() for at, _ in rows})
+    near = [x for x in times if d - 29 * DAY < x < d + 29 * DAY]
+    before = [x for x in times if d - 89 * DAY < x < d]
+    as_ofs = [d, d + timedelta(microseconds=1), d - timedelta(microseconds=1), d + 29 * DAY + timedelta(hours=23),
+              d - 29 * DAY, rng.choice(near), rng.choice(before) + 90 * DAY, rng.choice(before) + 30 * DAY,
+              d + 400 * DAY, NOW]
+    sample_ids = rng.sample(data[0], 5)
+    used = 0
+    for as_of in as_ofs:
+        for leaf in window_leaves(rng, data, as_of):
+            want = expected(leaf, as_of, data)
+            got = set(segments.member_ids(session, rule=leaf, as_of=as_of))
+            assert got == want, (leaf, as_of, sorted(got ^ want))
+            used += _uses_rolling(session, leaf, as_of)
+            if rng.random() < 0.25:
+                negated = set(segments.member_ids(session, rule={"not": leaf}, as_of=as_of))
+                assert negated == set(data[0]) - want, ("not", leaf, as_of)
+            if rng.random() < 0.05:
+                for cid in sample_ids:
+                    assert segments.matches(session, customer_id=cid, rule=leaf, as_of=as_of) == (cid in want)
+    assert used > 100  # most evaluations above went through the rolling table
+    assert not _uses_rolling(session, {"field": "spend", "op": "ge", "value": 1, "window_days": 90}, d + 90 * DAY)
+    assert not _uses_rolling(session, {"field": "spend", "op": "ge", "value": 1, "window_days": 60}, d)
+
+    summary.rebuild(session, rolling_day=day)
+    assert summary.differences(session) == []
+
+
+def test_rolling_spend_differences_and_refresh_rules(session, actor) -> None:
+    with clock.frozen_at(NOW + 21 * DAY):
+        state = populate(session, actor, 8, rolling_day=date(2026, 6, 1))
+    r = t("customer_purchase_rolling")
+    some = session.execute(select(r.c.window_days, r.c.customer_id).limit(1)).one()
+    session.execute(r.update().where(r.c.window_days == some.window_days, r.c.customer_id == some.customer_id)
+                    .values(spend_units=r.c.spend_units + 1))
+    found = summary.differences(session)
+    assert found and all("rolling row" in line for line in found) and str(some.customer_id) in found[0]
+    with clock.frozen_at(NOW):
+        with pytest.raises(ValidationFailed) as exc:
+            summary.refresh_rolling(session, day=date(2026, 6, 16))  # after today: writers could miss it
+        assert exc.value.field == "day"
+        result = segments.refresh_rolling_spend(session, actor=actor, day=date(2026, 6, 15))
+    assert result["as_of"] == "2026-06-15T00:00:00+00:00"
+    assert summary.differences(session) == []
+    # a live purchase (after the midnight of now + 1 h) takes no lock and touches no rolling row;
+    # one backdated into the windows does
+    rolling_rows = set(session.execute(select(r)).all())
+    with clock.frozen_at(NOW):
+        purchases.record_purchase(session, customer_id=state["ids"][5], order_ref="live", occurred_at=NOW,
+                                  currency="DKK", net_amount=Decimal("10"))
+    assert set(session.execute(select(r)).all()) == rolling_rows
+    with clock.frozen_at(NOW):
+        purchases.record_purchase(session, customer_id=state["ids"][5], order_ref="backdated",
+                                  occurred_at=NOW - 3 * DAY, currency="DKK", net_amount=Decimal("10"))
+    assert set(session.execute(select(r)).all()) != rolling_rows
+    assert summary.differences(session) == []
+    audit = t("audit_log")
+    assert session.scalar(select(audit.c.after).where(audit.c.action == "segments.refresh_rolling")) == result
+
+
+MERGED = [
+    # several conditions on customer_purchase_summary under all / any / not (merged into one scan)
+    {"all": [{"field": "last_purchase_days", "op": "ge", "value": 20}, {"field": "spend", "op": "ge", "value": "100"}]},
+    {"all": [{"field": "last_purchase_days", "op": "le", "value": 60},
+             {"not": {"field": "spend", "op": "ge", "value": "150"}},
+             {"field": "purchases_count", "op": "ge", "value": 2}]},
+    {"all": [{"not": {"field": "last_purchase_days", "op": "le", "value": 30}},
+             {"not": {"field": "spend", "op": "gt", "value": "50"}}]},
+    {"any": [{"field": "last_purchase_days", "op": "between", "value": [0, 10]},
+             {"field": "spend", "op": "lt", "value": "20"}]},
+    {"any": [{"not": {"field": "last_purchase_days", "op": "is_not_null"}},
+             {"field": "purchases_count", "op": "eq", "value": 3},
+             {"not": {"field": "spend", "op": "le", "value": "200"}}]},
+    {"not": {"all": [{"field": "last_purchase_days", "op": "gt", "value": 5},
+                     {"field": "purchases_count", "op": "lt", "value": 4}]}},
+    {"all": [{"field": "purchases_count", "op": "eq", "value": 0}, {"field": "last_purchase_days", "op": "is_null"}]},
+    {"all": [{"any": [{"field": "spend", "op": "ge", "value": "100"},
+                      {"not": {"field": "last_purchase_days", "op": "lt", "value": 40}}]},
+             {"field": "last_purchase_days", "op": "ne", "value": 3},
+             {"field": "spend", "op": "ge", "value": "30", "window_days": 90}]},
+]
+
+
+def truth(rule: dict, as_of: datetime, data) -> set[int]:
+    """Plain Python evaluation of a rule tree from the per-leaf reference sets."""
+    if "all" in rule:
+        out = set(data[0])
+        for child in rule["all"]:
+            out &= truth(child, as_of, data)
+        return out
+    if "any" in rule:
+        return set().union(*(truth(child, as_of, data) for child in rule["any"]))
+    if "not" in rule:
+        return set(data[0]) - truth(rule["not"], as_of, data)
+    if rule["field"] == "last_purchase_days" and rule["op"] == "ne":
+        return expected({**rule, "op": "is_not_null", "value": None}, as_of, data) - \
+            expected({**rule, "op": "eq"}, as_of, data)
+    return expected(rule, as_of, data)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_merged_conditions_on_the_summary_keep_and_or_not(session, actor, seed) -> None:
+    """Given random purchases (some customers' last purchase after the evaluation time, so the
+    merged scan takes its recomputation branch), conditions on the same summary row merged into
+    one membership give exactly the Python truth of the rule tree, in bulk, negated, and one
+    customer at a time; and the summary table is read once per group."""
+    state = populate(session, actor, seed)
+    data = reference(session)
+    rng: random.Random = state["rng"]
+    times = sorted({at for rows in data[1].values() for at, _ in rows})
+    for as_of in (NOW, rng.choice(times), NOW - 60 * DAY):
+        for rule in MERGED:
+            want = truth(rule, as_of, data)
+            assert set(segments.member_ids(session, rule=rule, as_of=as_of)) == want, (rule, as_of)
+            assert set(segments.member_ids(session, rule={"not": rule}, as_of=as_of)) == set(data[0]) - want
+            for cid in rng.sample(data[0], 4):
+                assert segments.matches(session, customer_id=cid, rule=rule, as_of=as_of) == (cid in want)
+    sql = str(queries.rule_predicate(session, MERGED[1], as_of=NOW).compile())
+    assert sql.count("FROM customer_purchase_summary") == 1, sql
+
+
+def test_rolling_job_refreshes_once_a_day(session, actor) -> None:
+    from loyalist.segments import jobs
+
+    populate(session, actor, 9)
+    with clock.frozen_at(NOW):
+        first = jobs.refresh_rolling(session)
+        again = jobs.refresh_rolling(session, as_of=NOW + timedelta(hours=1))
+        capped = jobs.refresh_rolling(session, as_of=NOW + 10 * DAY)  # never after today
+    with clock.frozen_at(NOW + DAY):
+        next_day = jobs.refresh_rolling(session)
+    assert first["as_of"] == "2026-06-15T00:00:00+00:00" and first["customers"]
+    assert again == capped == {"as_of": "2026-06-15T00:00:00+00:00", "skipped": "already computed for this day"}
+    assert next_day["as_of"] == "2026-06-16T00:00:00+00:00"
+    assert summary.differences(session) == []

@@ -236,3 +236,33 @@ def test_matches_one_customer(session, people) -> None:
     rule = leaf("tag", "eq", "vip")
     assert [x for x in "ABCDE" if service.matches(session, rule=rule, customer_id=people[x], as_of=NOW)] \
         == ["A", "E"]
+
+
+SCORES_MERGED = [
+    # conditions on the one customer_scores row merge into one membership; not/or stay exact,
+    # and a customer without a scores row (C) or with NULL scores (E) is handled like before
+    ({"all": [leaf("churn_risk", "ge", 0.5), leaf("predicted_clv", "lt", 25)]}, "B"),
+    ({"all": [leaf("churn_risk", "ge", 0.5), {"not": leaf("predicted_clv", "is_not_null")}]}, "E"),
+    ({"any": [leaf("churn_risk", "ge", 0.9), leaf("predicted_clv", "ge", 100)]}, "AE"),
+    ({"any": [{"not": leaf("churn_risk", "is_not_null")}, leaf("predicted_clv", "lt", 25)]}, "BC"),
+    ({"all": [{"not": leaf("churn_risk", "ge", 0.5)}, {"not": leaf("predicted_clv", "ge", 100)}]}, "C"),
+    ({"not": {"all": [leaf("churn_risk", "ge", 0.5), leaf("predicted_clv", "is_null")]}}, "ABC"),
+    ({"all": [leaf("rfm_segment", "eq", "champions"), leaf("churn_risk", "le", 0.1), leaf("tag", "eq", "vip")]}, "A"),
+    ({"any": [leaf("p_alive", "is_null"), {"all": [leaf("p_alive", "lt", 0.5), leaf("historical_clv", "gt", 50)]}]},
+     "BCE"),
+]
+
+
+@pytest.mark.parametrize(("rule", "expected"), SCORES_MERGED)
+def test_merged_score_conditions(session, people, rule, expected) -> None:
+    complement = "".join(sorted(ACTIVE - set(expected)))
+    assert service.member_ids(session, rule=rule, as_of=NOW) == _ids(people, expected)
+    assert service.member_ids(session, rule={"not": rule}, as_of=NOW) == _ids(people, complement)
+    assert service.count(session, rule=rule, as_of=NOW) == len(expected)
+    assert [x for x in "ABCDE" if service.matches(session, rule=rule, customer_id=people[x], as_of=NOW)] \
+        == list(expected)
+
+
+def test_conditions_on_one_scores_row_read_the_table_once(session, people) -> None:
+    sql = str(queries.rule_predicate(session, SCORES_MERGED[0][0], as_of=NOW).compile())
+    assert sql.count("FROM customer_scores") == 1, sql

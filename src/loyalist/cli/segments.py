@@ -132,6 +132,25 @@ def register(app: typer.Typer) -> None:
         with cli_unit_of_work() as session:
             result = service.rebuild_summaries(session, actor=CLI_ACTOR)
         console.print(f"rebuilt: {result['customers_with_purchases']} customer purchase summaries, "
-                      f"{result['current_consents']} current consents ({result['seconds']:.1f} s)")
+                      f"{result['current_consents']} current consents, rolling spend as of "
+                      f"{result['rolling_as_of']} ({result['seconds']:.1f} s)")
+
+    @segments.command("refresh-rolling")
+    def refresh_rolling(day: str | None = typer.Option(None, "--day",
+                                                       help="UTC day YYYY-MM-DD (default today)")) -> None:
+        """Recompute the rolling 30/90/365-day spend per customer as of a day's UTC midnight."""
+        import datetime as dt
+
+        from loyalist.segments import service
+
+        try:
+            when = None if day is None else dt.date.fromisoformat(day)
+        except ValueError:
+            err_console.print(f"[red]--day: expected YYYY-MM-DD, got {day!r}[/red]")
+            raise typer.Exit(code=2) from None
+        with cli_unit_of_work() as session:
+            result = service.refresh_rolling_spend(session, actor=CLI_ACTOR, day=when)
+        console.print(f"rolling spend as of {result['as_of']}: customers per window {result['customers']} "
+                      f"({result['seconds']:.1f} s)")
 
     app.add_typer(segments, name="segments")

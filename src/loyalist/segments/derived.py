@@ -16,10 +16,17 @@ stale rows. A single filtered scan keeps PostgreSQL's row estimates right; `IN (
 stale)` was estimated at 200 rows and planned as a nested loop over all customers.
 `tests/segments/test_derived.py` holds every builder to a plain Python computation on random data.
 
-Windows (`spend`/`purchases_count` with `window_days`) cover `(T - N days, T]`: the whole UTC
-calendar months inside it come from `customer_purchase_months` (one row per customer and month),
-the partial months at the two edges from `purchases` by `ix_purchases_occurred_spend` (both
-index-only on PostgreSQL).
+Windows (`spend`/`purchases_count` with `window_days`) cover `(T - N days, T]`. For N in the
+rolling windows (30/90/365) with a stored day D less than N days from T, the value is
+    rolling(D) - purchases in (D - N, T - N] + purchases in (D, T]
+(signed intervals: with T before D the edges subtract (T, D] and add (T - N, D - N]); only the two
+edge windows of |T - D| each read `purchases`, by `ix_purchases_occurred_spend`. Otherwise the
+whole UTC calendar months inside the window come from `customer_purchase_months` (one row per
+customer and month), the partial months at the two edges from `purchases` (both index-only on
+PostgreSQL).
+
+Conditions on `customer_purchase_summary` (all-time count/spend, bought at all, last purchase
+age) are `RowTest`s, so several of them under one `all`/`any` merge into one scan (sqlparts).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sqlalchemy import (
     Float,
     Integer,
     and_,
+    case,
     cast,
     exists,
     false,
@@ -47,13 +55,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalist.segments.rules import Context, Leaf, holds
-from loyalist.segments.sqlparts import cmp, in_any, member, table
+from loyalist.segments.sqlparts import RowTest, cmp, in_any, member, realise, table
 
 UNITS = 10_000  # purchases.summary stores money as integer 0.0001 units
-
-
-def _summary() -> Any:
-    return table("customer_purchase_summary").alias("seg_ps")
 
 
 def _purchases(name: str = "seg_p") -> Any:
@@ -76,17 +80,51 @@ def _row_units(ctx: Context, p: Any) -> Any:
     return cast((p.c.net_amount - p.c.refunded_amount) * UNITS, BigInteger)
 
 
-def bought_by(ctx: Context) -> ColumnElement[bool]:
+def _summary_test(cond: Any) -> RowTest:
+    """A condition on the customer's `customer_purchase_summary` row (one per buyer)."""
+    return RowTest("customer_purchase_summary", "seg_ps", cond)
+
+
+def bought_test(ctx: Context) -> RowTest:
     """The customer has a purchase at or before T (exact: the first purchase is kept)."""
-    s = _summary()
-    return member(ctx, s, s.c.first_purchase_at <= ctx.now)
+    return _summary_test(lambda s: s.c.first_purchase_at <= ctx.now)
+
+
+def bought_by(ctx: Context) -> ColumnElement[bool]:
+    return realise(ctx, bought_test(ctx))
 
 
 # --------------------------------------------------------------------------- count and spend
 
+def aggregate_test(kind: str) -> Any:
+    """The all-time purchases_count / spend conditions as row tests on the summary (None for
+    windowed ones, which read other tables)."""
+    def test(ctx: Context, leaf: Leaf) -> RowTest | None:
+        if leaf.window_days:
+            return None
+        if kind == "integer":
+            if (leaf.op, leaf.value) in (("ge", 1), ("gt", 0), ("ne", 0)):
+                return bought_test(ctx)
+            if (leaf.op, leaf.value) in (("eq", 0), ("lt", 1), ("le", 0)):
+                return ~bought_test(ctx)
+            value = leaf.value
+        else:
+            value = _units_value(ctx, leaf.value)
+        if holds(leaf.op, leaf.value, 0):
+            return ~_lifetime_test(ctx, kind, lambda e: not_(cmp(e, leaf.op, value)))
+        return _lifetime_test(ctx, kind, lambda e: cmp(e, leaf.op, value))
+    return test
+
+
 def aggregate(kind: str) -> Any:
     """purchases_count / spend, all time or in the last `window_days`: 0 without purchases."""
+    lifetime = aggregate_test(kind)
+
     def build(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
+        if not leaf.window_days:
+            test = lifetime(ctx, leaf)
+            assert test is not None
+            return realise(ctx, test)
         if kind == "integer":
             if (leaf.op, leaf.value) in (("ge", 1), ("gt", 0), ("ne", 0)):
                 return _bought_in(ctx, leaf.window_days)
@@ -95,24 +133,26 @@ def aggregate(kind: str) -> Any:
             value = leaf.value
         else:
             value = _units_value(ctx, leaf.value)
-        sets = _window_sets if leaf.window_days else _lifetime_sets
         if holds(leaf.op, leaf.value, 0):
-            return ~sets(ctx, leaf, kind, lambda e: not_(cmp(e, leaf.op, value)))
-        return sets(ctx, leaf, kind, lambda e: cmp(e, leaf.op, value))
+            return ~_window_sets(ctx, leaf, kind, lambda e: not_(cmp(e, leaf.op, value)))
+        return _window_sets(ctx, leaf, kind, lambda e: cmp(e, leaf.op, value))
     return build
 
 
-def _lifetime_sets(ctx: Context, leaf: Leaf, kind: str, pred: Any) -> ColumnElement[bool]:
+def _lifetime_test(ctx: Context, kind: str, pred: Any) -> RowTest:
     """Customers with a summary row whose all-time value as of T satisfies `pred`: the row's own
     value when its last purchase is not after T, else recomputed from their purchases up to T
     (a correlated subquery PostgreSQL runs only for those rows). One scan of one table, so the
     planner estimates it like any filter and keeps the semi-join."""
-    s, p = _summary(), _purchases()
-    fresh_col = s.c.purchase_count if kind == "integer" else s.c.spend_units
-    agg = func.count() if kind == "integer" else func.coalesce(func.sum(_row_units(ctx, p)), 0)
-    recomputed = select(agg).where(p.c.customer_id == s.c.customer_id, p.c.occurred_at <= ctx.now).scalar_subquery()
-    fresh = s.c.last_purchase_at <= ctx.now
-    return member(ctx, s, or_(and_(fresh, pred(fresh_col)), and_(~fresh, pred(recomputed))))
+    def cond(s: Any) -> ColumnElement[bool]:
+        p = _purchases()
+        fresh_col = s.c.purchase_count if kind == "integer" else s.c.spend_units
+        agg = func.count() if kind == "integer" else func.coalesce(func.sum(_row_units(ctx, p)), 0)
+        recomputed = (select(agg).where(p.c.customer_id == s.c.customer_id, p.c.occurred_at <= ctx.now)
+                      .scalar_subquery())
+        fresh = s.c.last_purchase_at <= ctx.now
+        return or_(and_(fresh, pred(fresh_col)), and_(~fresh, pred(recomputed)))
+    return _summary_test(cond)
 
 
 def month_start(at: dt.datetime) -> dt.datetime:
@@ -157,13 +197,73 @@ def _bought_in(ctx: Context, window_days: int | None) -> ColumnElement[bool]:
     if not window_days:
         return bought_by(ctx)
     leaf = Leaf("purchases_count", "ge", 1, window_days, "")
-    if ctx.dialect == "postgresql" and not ctx.correlated:
+    if (ctx.dialect == "postgresql" and not ctx.correlated) or _use_rolling(ctx, window_days):
         return _window_sets(ctx, leaf, "integer", lambda e: e >= 1)
     months, edges = _window_parts(ctx, leaf)
     return in_any(ctx, *[q.with_only_columns(q.selected_columns[0]) for q in (months, edges) if q is not None])
 
 
+def _use_rolling(ctx: Context, window_days: int) -> bool:
+    """The stored rolling spend serves this window: computed for its length, and its day less
+    than one window away from T (beyond that the edges would be as large as the window)."""
+    as_of = ctx.rolling_as_of(window_days)
+    return (not ctx.correlated and as_of is not None
+            and abs(ctx.now - as_of) < dt.timedelta(days=window_days))
+
+
+def _rolling_parts(ctx: Context, window_days: int) -> tuple[Any, Any]:
+    """(rolling rows, signed edge purchases): SELECTs of (customer_id, n, u) whose sums per
+    customer are the count and spend units in (T - N, T]:
+        rolling(D) + S(D, T] - S(D - N, T - N]
+    with S(a, b] the purchases in (a, b] when a <= b and minus those in (b, a] otherwise. D and
+    D - N are read from `customer_purchase_rolling_state` inside the statement, so the rows and
+    the day always belong to the same refresh; each edge is one range [least, greatest] whose
+    sign depends on the side of D (D - N) a purchase lies."""
+    n = window_days
+    r = table("customer_purchase_rolling").alias("seg_roll")
+    st = table("customer_purchase_rolling_state")
+    day = select(st.c.as_of).where(st.c.window_days == n).scalar_subquery()
+    start = select(st.c.window_start).where(st.c.window_days == n).scalar_subquery()
+    lo, hi = (func.least, func.greatest) if ctx.dialect == "postgresql" else (func.min, func.max)
+    typ = st.c.as_of.type
+    t_now = literal(ctx.now, typ)
+    t_then = literal(ctx.now - dt.timedelta(days=n), typ)
+    rows = select(r.c.customer_id, r.c.purchase_count.label("n"), r.c.spend_units.label("u")).where(
+        r.c.window_days == n)
+    edges = []
+    for name, anchor, moving, later in (("seg_re_new", day, t_now, 1), ("seg_re_old", start, t_then, -1)):
+        p = _purchases(name)
+        sign = case((p.c.occurred_at > anchor, later), else_=-later)
+        edges.append(select(p.c.customer_id, sign.label("n"), (sign * _row_units(ctx, p)).label("u")).where(
+            p.c.occurred_at > lo(anchor, moving), p.c.occurred_at <= hi(anchor, moving)))
+    return rows, union_all(*edges)
+
+
+def _rolling_sets(ctx: Context, leaf: Leaf, kind: str, pred: Any) -> ColumnElement[bool]:
+    assert leaf.window_days
+    rows, edges = _rolling_parts(ctx, leaf.window_days)
+    col = "n" if kind == "integer" else "u"
+    if ctx.dialect == "postgresql":
+        # One rolling row per customer, FULL JOINed with the (small) grouped edges, so the planner
+        # knows the sizes; customers without a row but with purchases since D come from the edges.
+        rs, es = rows.subquery("seg_rr"), edges.subquery("seg_re")
+        # sum() of bigint is numeric in PostgreSQL: cast back, so the per-row addition stays integer
+        e_agg = (select(es.c.customer_id, cast(func.sum(es.c[col]), BigInteger).label("v"))
+                 .group_by(es.c.customer_id).subquery("seg_rea"))
+        total = func.coalesce(rs.c[col], 0) + func.coalesce(e_agg.c.v, 0)
+        joined = (select(func.coalesce(rs.c.customer_id, e_agg.c.customer_id))
+                  .select_from(rs.join(e_agg, rs.c.customer_id == e_agg.c.customer_id, full=True))
+                  .where(pred(total)))
+        return in_any(ctx, joined)
+    every = union_all(rows, edges.subquery("seg_re").select()).subquery("seg_rolling")
+    grouped = select(every.c.customer_id).group_by(every.c.customer_id).having(pred(func.sum(every.c[col])))
+    return in_any(ctx, grouped)
+
+
 def _window_sets(ctx: Context, leaf: Leaf, kind: str, pred: Any) -> ColumnElement[bool]:
+    assert leaf.window_days
+    if _use_rolling(ctx, leaf.window_days):
+        return _rolling_sets(ctx, leaf, kind, pred)
     months, edges = _window_parts(ctx, leaf)
     col = "n" if kind == "integer" else "u"
     if ctx.dialect == "postgresql" and not ctx.correlated and months is not None:
@@ -185,19 +285,15 @@ def _window_sets(ctx: Context, leaf: Leaf, kind: str, pred: Any) -> ColumnElemen
 
 # --------------------------------------------------------------------------- last purchase age
 
-def last_purchase_days(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
-    """Whole days since the last purchase up to T: age in [lo, hi] <=> the last purchase as of T
-    lies in (T - (hi+1) days, T - lo days]; an index range on summary.last_purchase_at."""
-    if leaf.op == "is_null":
-        return ~bought_by(ctx)
-    if leaf.op == "is_not_null":
-        return bought_by(ctx)
+def _age_test(ctx: Context, lo: int, hi: int | None) -> RowTest:
+    """Whole days since the last purchase up to T in [lo, hi] <=> the last purchase as of T lies
+    in (T - (hi+1) days, T - lo days]; an index range on summary.last_purchase_at."""
+    lo = max(lo, 0)
+    if hi is not None and hi < lo:
+        return _summary_test(lambda s: false())
 
-    def age_between(lo: int, hi: int | None) -> ColumnElement[bool]:
-        lo = max(lo, 0)
-        if hi is not None and hi < lo:
-            return false()
-        s, p = _summary(), _purchases("seg_lp")
+    def cond(s: Any) -> ColumnElement[bool]:
+        p = _purchases("seg_lp")
         upper = ctx.now - dt.timedelta(days=lo)
         lower = None if hi is None else ctx.now - dt.timedelta(days=hi + 1)
 
@@ -206,25 +302,35 @@ def last_purchase_days(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
         latest = (select(func.max(p.c.occurred_at)).where(p.c.customer_id == s.c.customer_id,
                                                           p.c.occurred_at <= ctx.now).scalar_subquery())
         fresh = s.c.last_purchase_at <= ctx.now
-        return member(ctx, s, or_(and_(fresh, *within(s.c.last_purchase_at)), and_(~fresh, *within(latest))))
+        return or_(and_(fresh, *within(s.c.last_purchase_at)), and_(~fresh, *within(latest)))
+    return _summary_test(cond)
+
+
+def last_purchase_test(ctx: Context, leaf: Leaf) -> RowTest | None:
+    """last_purchase_days as one row test on the summary (None for ne/in/not_in, which are ORs)."""
+    v = leaf.value
+    if leaf.op == "is_null":
+        return ~bought_test(ctx)
+    if leaf.op == "is_not_null":
+        return bought_test(ctx)
+    bounds = {"eq": lambda: (v, v), "lt": lambda: (0, v - 1), "le": lambda: (0, v), "gt": lambda: (v + 1, None),
+              "ge": lambda: (v, None), "between": lambda: (v[0], v[1])}.get(leaf.op)
+    return None if bounds is None else _age_test(ctx, *bounds())
+
+
+def last_purchase_days(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
+    """Whole days since the last purchase up to T (null: no purchase by T)."""
+    test = last_purchase_test(ctx, leaf)
+    if test is not None:
+        return realise(ctx, test)
+
+    def age_between(lo: int, hi: int | None) -> ColumnElement[bool]:
+        return realise(ctx, _age_test(ctx, lo, hi))
 
     v = leaf.value
-    if leaf.op in ("ne", "in", "not_in"):
-        ctx = replace(ctx, conjunct=False)  # ORs of memberships: keep the hashed IN sets
-    if leaf.op == "eq":
-        return age_between(v, v)
+    ctx = replace(ctx, conjunct=False)  # ne/in/not_in: ORs of memberships, keep the hashed IN sets
     if leaf.op == "ne":
         return or_(age_between(0, v - 1), age_between(v + 1, None))
-    if leaf.op == "lt":
-        return age_between(0, v - 1)
-    if leaf.op == "le":
-        return age_between(0, v)
-    if leaf.op == "gt":
-        return age_between(v + 1, None)
-    if leaf.op == "ge":
-        return age_between(v, None)
-    if leaf.op == "between":
-        return age_between(v[0], v[1])
     if leaf.op in ("in", "not_in"):
         hit = or_(false(), *[age_between(x, x) for x in v])
         return hit if leaf.op == "in" else and_(bought_by(ctx), not_(hit))

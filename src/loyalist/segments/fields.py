@@ -28,9 +28,9 @@ from loyalist.analytics.rfm import SEGMENTS
 from loyalist.customers.schemas import CONTACT_CHANNELS, CUSTOMER_VALUES
 from loyalist.segments import derived
 from loyalist.segments.rules import Context, Leaf, holds
+from loyalist.segments.sqlparts import RowTest, customers_table, has_table, realise, table
 from loyalist.segments.sqlparts import cmp as _cmp
 from loyalist.segments.sqlparts import conv as _conv
-from loyalist.segments.sqlparts import customers_table, has_table, table
 from loyalist.segments.sqlparts import member as _member
 from loyalist.segments.sqlparts import num_expr as _num_expr
 from loyalist.segments.sqlparts import time_cmp as _time_cmp
@@ -56,6 +56,9 @@ class FieldSpec:
     normalise: Callable[[str], str] | None = None
     requires: str | None = None  # table that must exist for the field to be offered
     unavailable_reason: str = ""
+    # The condition as a RowTest on a one-row-per-customer table (or None for some operators),
+    # so that rules._parts can merge several conditions on the same table into one scan.
+    row_test: Callable[[Context, Leaf], RowTest | None] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.kind, "ops": list(self.ops), "description": self.description,
@@ -143,17 +146,26 @@ def _tier(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
     return _member(ctx, ct, *base, _cmp(t.c.code, leaf.op, leaf.value))
 
 
+def _score_test(column: str, kind: str) -> Callable[[Context, Leaf], RowTest]:
+    """A score condition: a test on the customer's one `customer_scores` row."""
+    def test(ctx: Context, leaf: Leaf) -> RowTest:
+        def cond(s: Any) -> ColumnElement[bool]:
+            col = s.c[column]
+            if leaf.op in ("is_null", "is_not_null"):
+                return col.is_not(None)
+            if kind == "enum":
+                return _cmp(col, leaf.op, leaf.value)
+            return _cmp(_num_expr(ctx, col, kind), leaf.op, _conv(ctx, kind, leaf.value))
+        found = RowTest("customer_scores", "seg_score", cond)
+        return ~found if leaf.op == "is_null" else found
+    return test
+
+
 def _score(column: str, kind: str) -> Builder:
+    test = _score_test(column, kind)
+
     def build(ctx: Context, leaf: Leaf) -> ColumnElement[bool]:
-        s = table("customer_scores").alias("seg_score")
-        col = s.c[column]
-        if leaf.op == "is_null":
-            return ~_member(ctx, s, col.is_not(None))
-        if leaf.op == "is_not_null":
-            return _member(ctx, s, col.is_not(None))
-        if kind == "enum":
-            return _member(ctx, s, _cmp(col, leaf.op, leaf.value))
-        return _member(ctx, s, _cmp(_num_expr(ctx, col, kind), leaf.op, _conv(ctx, kind, leaf.value)))
+        return realise(ctx, test(ctx, leaf))
     return build
 
 
@@ -246,20 +258,22 @@ def _specs() -> list[FieldSpec]:
         FieldSpec("tier", "text", TEXT_OPS, "Code of the current tier", _tier, normalise=str.lower),
         FieldSpec("points_balance", "integer", NUMERIC, "Available points (0 without an account)", _points),
         FieldSpec("rfm_segment", "enum", ("eq", "ne", "in", "not_in", "is_null", "is_not_null"),
-                  "RFM segment of the latest scores", _score("rfm_segment", "enum"), choices=SEGMENTS),
+                  "RFM segment of the latest scores", _score("rfm_segment", "enum"), choices=SEGMENTS,
+                  row_test=_score_test("rfm_segment", "enum")),
         FieldSpec("churn_risk", "probability", NUMERIC_NULL, "Churn risk 0..1 of the latest scores",
-                  _score("churn_risk", "probability")),
+                  _score("churn_risk", "probability"), row_test=_score_test("churn_risk", "probability")),
         FieldSpec("p_alive", "probability", NUMERIC_NULL, "P(alive) 0..1 of the latest scores",
-                  _score("p_alive", "probability")),
-        FieldSpec("predicted_clv", "money", NUMERIC_NULL, "Predicted 12-month CLV", _score("predicted_clv", "money")),
+                  _score("p_alive", "probability"), row_test=_score_test("p_alive", "probability")),
+        FieldSpec("predicted_clv", "money", NUMERIC_NULL, "Predicted 12-month CLV", _score("predicted_clv", "money"),
+                  row_test=_score_test("predicted_clv", "money")),
         FieldSpec("historical_clv", "money", NUMERIC_NULL, "Net revenue to date (latest scores)",
-                  _score("historical_clv", "money")),
+                  _score("historical_clv", "money"), row_test=_score_test("historical_clv", "money")),
         FieldSpec("last_purchase_days", "integer", NUMERIC_NULL, "Whole days since the last purchase "
-                  "(null: never bought)", derived.last_purchase_days),
+                  "(null: never bought)", derived.last_purchase_days, row_test=derived.last_purchase_test),
         FieldSpec("purchases_count", "integer", NUMERIC, "Purchases (optionally in the last window_days)",
-                  derived.aggregate("integer"), window=True),
+                  derived.aggregate("integer"), window=True, row_test=derived.aggregate_test("integer")),
         FieldSpec("spend", "money", NUMERIC, "Net spend, refunds deducted (optionally in the last window_days)",
-                  derived.aggregate("money"), window=True),
+                  derived.aggregate("money"), window=True, row_test=derived.aggregate_test("money")),
         FieldSpec("store", "text", SET_OPS, "Bought at the store (optionally in the last window_days)",
                   _set_field("purchases", "store", extra=_purchase_window), window=True),
         FieldSpec("nps_category", "enum", ("eq", "ne", "in", "not_in", "is_null", "is_not_null"),

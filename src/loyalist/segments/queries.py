@@ -11,14 +11,37 @@ from sqlalchemy.orm import Session
 from loyalist.segments import rules
 from loyalist.segments.fields import customers_table
 from loyalist.segments.models import SegmentMember
+from loyalist.segments.sqlparts import table
 
 ELIGIBLE_STATUSES = ("active",)
 
 
 def rule_predicate(session: Session, rule: dict[str, Any], *, as_of: dt.datetime, correlated: bool = False) -> Any:
     node = rules.parse(rule)
-    ctx = rules.Context(dialect=session.get_bind().dialect.name, now=as_of, correlated=correlated)
+    rolling = () if correlated else rolling_state(session, _windows_used(node))
+    ctx = rules.Context(dialect=session.get_bind().dialect.name, now=as_of, correlated=correlated, rolling=rolling)
     return rules.compile_rule(node, ctx)
+
+
+def _windows_used(node: rules.Node) -> set[int]:
+    """Window lengths of the rule's windowed count/spend conditions."""
+    if isinstance(node, rules.Leaf):
+        return {node.window_days} if node.window_days and node.field in ("spend", "purchases_count") else set()
+    if isinstance(node, rules.Not):
+        return _windows_used(node.child)
+    return set().union(*(_windows_used(c) for c in node.children)) if node.children else set()
+
+
+def rolling_state(session: Session, windows: set[int]) -> tuple[tuple[int, dt.datetime], ...]:
+    """((window_days, as_of day), ..) of the stored rolling spend for these windows (read-only,
+    through the shared metadata: the documented exception). Only a hint for the compiler, which
+    chooses the rolling form when the day is near enough; the SQL itself reads the day from the
+    same table in the same statement, so a refresh committed in between cannot mix two days."""
+    if not windows:
+        return ()
+    st = table("customer_purchase_rolling_state")
+    rows = session.execute(select(st.c.window_days, st.c.as_of).where(st.c.window_days.in_(sorted(windows))))
+    return tuple(sorted((int(d), at) for d, at in rows))
 
 
 def tune(session: Session) -> None:

@@ -233,6 +233,12 @@ class Context:
     # the planner can drive from the smaller side, where NOT IN would hash the whole set (all
     # ~1M buyers for "did not buy"). Under OR/NOT the IN sets stay (see fields.member).
     conjunct: bool = False
+    # The stored rolling spend (purchases.summary.refresh_rolling): ((window_days, as_of day D), ..),
+    # read by queries.rule_predicate for rules with windowed purchase fields; empty otherwise.
+    rolling: tuple[tuple[int, dt.datetime], ...] = ()
+
+    def rolling_as_of(self, window_days: int) -> dt.datetime | None:
+        return dict(self.rolling).get(window_days)
 
 
 def compile_rule(node: Node, ctx: Context) -> ColumnElement[bool]:
@@ -241,17 +247,49 @@ def compile_rule(node: Node, ctx: Context) -> ColumnElement[bool]:
     if ctx.correlated:
         return _compile(node, ctx)
     top = replace(ctx, conjunct=True)
-    if isinstance(node, Group) and node.kind == "all":
-        return and_(true(), *[_conjunct(child, top, ctx) for child in node.children])
-    return _conjunct(node, top, ctx)
+    children = node.children if isinstance(node, Group) and node.kind == "all" else (node,)
+    return and_(true(), *_parts("all", children, top, ctx))
 
 
-def _conjunct(node: Node, top: Context, ctx: Context) -> ColumnElement[bool]:
-    if isinstance(node, Leaf):
-        return _compile(node, top)
-    if isinstance(node, Not) and isinstance(node.child, Leaf):
-        return not_(_compile(node.child, top))
-    return _compile(node, ctx)
+def _row_test(node: Node, ctx: Context) -> Any:
+    """The RowTest of a leaf or a negated leaf, when its field offers one for this operator."""
+    from loyalist.segments.fields import CATALOGUE
+
+    negated = isinstance(node, Not)
+    leaf = node.child if isinstance(node, Not) else node
+    if not isinstance(leaf, Leaf):
+        return None
+    make = CATALOGUE[leaf.field].row_test
+    test = make(ctx, leaf) if make is not None else None
+    return None if test is None else (~test if negated else test)
+
+
+def _parts(kind: str, children: tuple[Node, ...], leaf_ctx: Context, ctx: Context) -> list[ColumnElement[bool]]:
+    """The compiled children of an `all`/`any` group. Leaves (and negated leaves) compile with
+    `leaf_ctx`, nested groups with `ctx`. Two or more conditions that test the same one-row-per-
+    customer table (sqlparts.RowTest: e.g. last purchase age and all-time spend on the purchase
+    summary, churn risk and CLV on the scores) merge into one membership, so the table is read
+    once ("lapsed big spenders" scanned customer_purchase_summary twice)."""
+    from loyalist.segments.sqlparts import merged
+
+    tests = {i: t for i, child in enumerate(children) if (t := _row_test(child, leaf_ctx)) is not None}
+    by_table: dict[str, list[int]] = {}
+    for i, test in tests.items():
+        by_table.setdefault(test.table, []).append(i)
+    out: list[ColumnElement[bool]] = []
+    done: set[int] = set()
+    for i, child in enumerate(children):
+        if i in done:
+            continue
+        group = by_table.get(tests[i].table, []) if i in tests else []
+        if len(group) > 1:
+            out.append(merged(leaf_ctx, kind, [tests[j] for j in group]))
+            done.update(group)
+        elif isinstance(child, Leaf) or (isinstance(child, Not) and isinstance(child.child, Leaf)):
+            out.append(_compile(child, leaf_ctx))
+        else:
+            out.append(_compile(child, ctx))
+    return out
 
 
 def _compile(node: Node, ctx: Context) -> ColumnElement[bool]:
@@ -261,7 +299,7 @@ def _compile(node: Node, ctx: Context) -> ColumnElement[bool]:
         return CATALOGUE[node.field].build(ctx, node)
     if isinstance(node, Not):
         return not_(_compile(node.child, ctx))
-    parts = [_compile(child, ctx) for child in node.children]
+    parts = _parts(node.kind, node.children, ctx, ctx)
     if node.kind == "all":
         return and_(true(), *parts) if parts else true()
     return or_(false(), *parts)

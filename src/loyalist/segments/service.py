@@ -536,9 +536,39 @@ def rebuild_summaries(session: Session, *, actor: Actor) -> dict[str, Any]:
     from loyalist.purchases import summary
 
     started = time.perf_counter()
-    result = {"customers_with_purchases": summary.rebuild(session),
-              "current_consents": consent_state.rebuild(session)}
+    result: dict[str, Any] = {"customers_with_purchases": summary.rebuild(session),
+                              "current_consents": consent_state.rebuild(session)}
+    result["rolling_as_of"] = _rolling_as_of(summary.rolling_state(session))
     result["seconds"] = round(time.perf_counter() - started, 3)
     audit.record(session, actor=actor, action="segments.rebuild_summaries", target_type="segment_summaries",
+                 after=result)
+    return result
+
+
+def _rolling_as_of(state: dict[int, tuple[dt.datetime, dt.datetime]]) -> str | None:
+    return min(as_of for _, as_of in state.values()).isoformat() if state else None
+
+
+def rolling_spend_state(session: Session) -> dict[str, Any]:
+    """The day the rolling spend (30/90/365 days) is computed as of, and its windows; as_of None
+    when it was never computed (windowed spend then falls back to the monthly buckets)."""
+    from loyalist.purchases import summary
+
+    state = summary.rolling_state(session)
+    return {"as_of": _rolling_as_of(state), "windows": sorted(state)}
+
+
+def refresh_rolling_spend(session: Session, *, actor: Actor, day: dt.date | None = None) -> dict[str, Any]:
+    """Recompute the per-customer spend and count over the last 30/90/365 days as of the UTC
+    midnight starting `day` (default today), set-based, in the caller's transaction; audited.
+    Windowed spend/count conditions read it while it is less than one window old."""
+    from loyalist.purchases import summary
+
+    started = time.perf_counter()
+    counts = summary.refresh_rolling(session, day=day)
+    result: dict[str, Any] = {"as_of": _rolling_as_of(summary.rolling_state(session)),
+                              "customers": {str(d): n for d, n in sorted(counts.items())},
+                              "seconds": round(time.perf_counter() - started, 3)}
+    audit.record(session, actor=actor, action="segments.refresh_rolling", target_type="segment_summaries",
                  after=result)
     return result

@@ -7,10 +7,12 @@ complement of X; see rules.py.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, Select, Table, and_, exists, func, or_, select, union_all
+from sqlalchemy import Float, Select, Table, and_, exists, false, func, not_, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalist.db import Base
@@ -67,6 +69,58 @@ def in_any(ctx: Context, *parts: Select[Any]) -> ColumnElement[bool]:
     if len(parts) == 1:
         return c.c.id.in_(parts[0])
     return c.c.id.in_(union_all(*parts))
+
+
+# --------------------------------------------------------------------------- row tests (mergeable)
+
+@dataclass(frozen=True)
+class RowTest:
+    """A condition of the form "the customer's row in `table` satisfies cond" (negated: "does
+    not"), on a table with AT MOST ONE ROW PER CUSTOMER (customer_purchase_summary,
+    customer_scores). Such conditions can be merged: several of them on the same table under one
+    `all`/`any` become one scan or semi-join instead of one per condition (rules._parts):
+    with r the customer's row, if any,
+        all: member(P1) and .. and not member(N1) ..  = member(P1 and .. and not N1 ..)   (some P)
+                                                      = not member(N1 or ..)             (no P)
+        any: member(P1) or .. or not member(N1) ..    = not member(N1 and .. and not P1 ..) (some N)
+                                                      = member(P1 or ..)                 (no N)
+    which needs one row at most (two rows could satisfy P1 and P2 separately). `cond` builds
+    the row condition for a given alias; it may be NULL on a row (false), so it is wrapped in
+    COALESCE wherever it is negated."""
+
+    table: str
+    alias: str
+    cond: Callable[[Any], ColumnElement[bool]]
+    negated: bool = False
+
+    def __invert__(self) -> RowTest:
+        return replace(self, negated=not self.negated)
+
+
+def realise(ctx: Context, test: RowTest) -> ColumnElement[bool]:
+    """The SQL of one row test on its own (the same form every single condition always had)."""
+    t = table(test.table).alias(test.alias)
+    has = member(ctx, t, test.cond(t))
+    return ~has if test.negated else has
+
+
+def _truth(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return func.coalesce(cond, false())
+
+
+def merged(ctx: Context, kind: str, tests: list[RowTest]) -> ColumnElement[bool]:
+    """Row tests on the same one-row-per-customer table combined by `all` or `any` (see RowTest)."""
+    assert tests and len({x.table for x in tests}) == 1
+    t = table(tests[0].table).alias(tests[0].alias)
+    pos = [x.cond(t) for x in tests if not x.negated]
+    neg = [x.cond(t) for x in tests if x.negated]
+    if kind == "all":
+        if pos:
+            return member(ctx, t, *pos, *[not_(_truth(n)) for n in neg])
+        return ~member(ctx, t, or_(*neg))
+    if neg:
+        return ~member(ctx, t, *neg, *[not_(_truth(p)) for p in pos])
+    return member(ctx, t, or_(*pos))
 
 
 # --------------------------------------------------------------------------- value binding

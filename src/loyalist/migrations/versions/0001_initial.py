@@ -112,6 +112,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_case_sla_policies_name")),
     )
     op.create_table(
+        "customer_purchase_rolling",
+        sa.Column("window_days", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("purchase_count", sa.Integer(), nullable=False),
+        sa.Column("spend_units", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("window_days", "customer_id", name=op.f("pk_customer_purchase_rolling")),
+    )
+    op.create_table(
+        "customer_purchase_rolling_state",
+        sa.Column("window_days", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("as_of", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_start", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refreshed_at", loyalist.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("window_days > 0", name=op.f("ck_customer_purchase_rolling_state_window_positive")),
+        sa.PrimaryKeyConstraint("window_days", name=op.f("pk_customer_purchase_rolling_state")),
+    )
+    op.create_table(
         "customers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("external_id", sa.String(length=100), nullable=True),
@@ -1840,6 +1859,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customers_email"))
 
     op.drop_table("customers")
+    op.drop_table("customer_purchase_rolling_state")
+    op.drop_table("customer_purchase_rolling")
     op.drop_table("case_sla_policies")
     op.drop_table("case_holidays")
     op.drop_table("case_categories")
