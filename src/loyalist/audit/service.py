@@ -65,15 +65,16 @@ def record(
 
 def record_statement(*, actor: Actor, action: str, target_type: str, target_id: Any = None,
                      before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Any:
-    """`record`'s INSERT, not executed: sent with other independent writes in one round trip
-    (`db.execute_together`) by hot paths that need no id back."""
-    from sqlalchemy import insert
+    """`record`'s INSERT as a (statement built once, parameters) pair, not executed: sent with
+    other independent writes in one round trip (`db.execute_together`) by hot paths that need no
+    id back."""
+    from loyalist.db import prebuilt_insert, prefixed
 
-    return insert(AuditEntry).values(
-        occurred_at=clock.now(), actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, action=action,
-        target_type=target_type, target_id=None if target_id is None else str(target_id),
-        before=jsonable(before) if before is not None else None,
-        after=jsonable(after) if after is not None else None, request_id=current_request_id.get())
+    row = {"occurred_at": clock.now(), "actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name,
+           "action": action, "target_type": target_type, "target_id": None if target_id is None else str(target_id),
+           "before": jsonable(before) if before is not None else None,
+           "after": jsonable(after) if after is not None else None, "request_id": current_request_id.get()}
+    return prebuilt_insert(AuditEntry.__table__, "a_"), prefixed(row, "a_")
 
 
 def list_entries(

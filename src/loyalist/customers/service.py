@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import CursorResult, Table, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -543,13 +543,18 @@ def find_active_by_email(session: Session, email: str) -> CustomerRead | None:
     return _read_one(session, row) if row is not None else None
 
 
+# built once (every event resolves its customer; building a SELECT per call costs CPU)
+_STATE_BY_ID = select(Customer.id, Customer.status, Customer.merged_into_id).where(Customer.id == bindparam("cid"))
+_STATE_BY_EXTERNAL_ID = select(Customer.id, Customer.status, Customer.merged_into_id).where(
+    Customer.external_id == bindparam("ext"))
+
+
 def resolve_customer_id(session: Session, *, customer_id: int | None = None, external_id: str | None = None) -> int:
     """The id of the *surviving* customer for an id or external id (merges are followed)."""
     if customer_id is None and (external_id is None or not str(external_id).strip()):
         raise ValidationFailed("customer_id: give customer_id or external_id", field="customer_id")
-    cols = (Customer.id, Customer.status, Customer.merged_into_id)
     if customer_id is not None:
-        found = (session.execute(select(*cols).where(Customer.id == customer_id)).first()
+        found = (session.execute(_STATE_BY_ID, {"cid": customer_id}).first()
                  if 0 < customer_id <= MAX_ID else None)
         if found is None:
             raise NotFound(f"customer {customer_id} not found", field="customer_id")
@@ -560,7 +565,7 @@ def resolve_customer_id(session: Session, *, customer_id: int | None = None, ext
                 raise ValidationFailed("external_id: does not belong to customer_id", field="external_id")
     else:
         found = (None if "\x00" in str(external_id) else
-                 session.execute(select(*cols).where(Customer.external_id == str(external_id).strip())).first())
+                 session.execute(_STATE_BY_EXTERNAL_ID, {"ext": str(external_id).strip()}).first())
         if found is None:
             raise NotFound(f"customer with external_id {external_id!r} not found", field="external_id")
     cid, status, merged_into = found
@@ -569,7 +574,7 @@ def resolve_customer_id(session: Session, *, customer_id: int | None = None, ext
         hops += 1
         if hops > MAX_MERGE_HOPS:
             raise InvalidState(f"customer {customer_id or external_id}: merge chain too long", field="customer_id")
-        cid, status, merged_into = session.execute(select(*cols).where(Customer.id == merged_into)).one()
+        cid, status, merged_into = session.execute(_STATE_BY_ID, {"cid": merged_into}).one()
     return int(cid)
 
 

@@ -33,7 +33,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,10 @@ from loyalist.types import Actor, to_money
 
 LEDGER_SOURCE = "events"
 _EVENTS = cast(Table, Event.__table__)
+_AWARD_INSERT = insert(RuleAwardRow.__table__)
+# the event's outcome, written once its points are known (built once: see db.prebuilt_insert)
+_EVENT_OUTCOME = (update(_EVENTS).where(_EVENTS.c.id == bindparam("e_id"))
+                  .values(points=bindparam("e_points"), outcome=bindparam("e_outcome")))
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 TIMELINE_KIND = {
     "purchase": "purchase", "return": "return", "refund": "return", "review": "review",
@@ -574,8 +578,8 @@ def ingest(
         actor=actor, action="event.ingest", target_type="event", target_id=event_id,
         after={"type": data.type, "customer_id": customer_id, "points": points, "clawed_back": clawed,
                "idempotency_key": data.idempotency_key, "source": data.source}))
-    writes.append(update(_EVENTS).where(_EVENTS.c.id == event_id).values(
-        points=points, outcome=result.model_dump(mode="json", exclude={"replayed", "dry_run"})))
+    writes.append((_EVENT_OUTCOME, {"e_id": event_id, "e_points": points,
+                                    "e_outcome": result.model_dump(mode="json", exclude={"replayed", "dry_run"})}))
     execute_together(session, writes)
     from loyalist.tiers import service as tiers
 
@@ -607,7 +611,7 @@ def _commit_awards(
         rows = [{"rule_id": a.rule.id, "customer_id": a.customer_id, "event_id": event_id, "points": a.points,
                  "local_day": local_day, "local_month": local_day.strftime("%Y-%m")} for a in final]
         # one row as plain parameters: executemany's batching machinery buys nothing for one row
-        session.execute(insert(RuleAwardRow), rows[0] if len(rows) == 1 else rows)
+        session.execute(_AWARD_INSERT, rows[0] if len(rows) == 1 else rows)
     return final, outcomes
 
 

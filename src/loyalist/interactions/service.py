@@ -134,14 +134,19 @@ def record(
 def insert_statement(rows: Iterable[dict[str, Any]]) -> Any:
     """`record`'s INSERT for one or more rows (each dict takes `record`'s keyword arguments),
     validated but not executed: for a caller that sends it together with other writes
-    (`db.execute_together`) because it needs no id back. One multi-row INSERT keeps the ids in
-    the order given, which the timeline uses to break ties."""
+    (`db.execute_together`) because it needs no id back. One row is the statement built once
+    with its parameters (cheap to send); several are one multi-row INSERT, which keeps the ids in
+    the order given (the timeline breaks ties by id)."""
+    from loyalist.db import prebuilt_insert, prefixed
+
     now = clock.now()
     values = []
     for item in rows:
         args = {"direction": "internal", "occurred_at": None, "staff_id": None, "actor": None,
                 "source_type": None, "source_id": None, "data": None, **item}
         values.append(_row(now=now, **args))
+    if len(values) == 1:
+        return prebuilt_insert(_TABLE, "i_"), prefixed(values[0], "i_")
     return insert(_TABLE).values(values)
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from loyalist import clock
+from loyalist.db import insert_once
 from loyalist.errors import Conflict, NotFound, ValidationFailed
 from loyalist.purchases import summary
 from loyalist.purchases.models import Purchase, PurchaseLine, PurchaseReturn
@@ -64,6 +66,9 @@ def compute_totals(
     return _q(gross), _q(discount), _q(net), totals
 
 
+_PURCHASES = cast(Table, Purchase.__table__)
+
+
 def _read(purchase: Purchase, lines: Sequence[PurchaseLine]) -> PurchaseRead:
     read = PurchaseRead.model_validate(purchase)
     read.lines = [PurchaseLineRead.model_validate(line) for line in lines]
@@ -93,8 +98,6 @@ def record_purchase(
     """Store a purchase with its lines. An `order_ref` already used is a Conflict."""
     if not order_ref:
         raise ValidationFailed("order_ref is required", field="order_ref")
-    if session.scalar(select(Purchase.id).where(Purchase.order_ref == order_ref)) is not None:
-        raise Conflict(f"purchase with order_ref {order_ref!r} already exists", field="order_ref")
     order_discount = to_money(discount_amount or 0, field="discount_amount")
     if lines:
         gross, discount, net, totals = compute_totals(lines, order_discount=order_discount)
@@ -122,8 +125,13 @@ def record_purchase(
         channel=channel,
         event_id=event_id,
     )
-    session.add(purchase)
-    session.flush()
+    # INSERT .. ON CONFLICT (order_ref) DO NOTHING: the unique order reference is the duplicate
+    # check, in one statement (and race-free) where a SELECT first and an ORM flush were two.
+    new_id = insert_once(session, _PURCHASES, {c.key: getattr(purchase, c.key) for c in _PURCHASES.columns
+                                               if c.key != "id"}, unique=["order_ref"])
+    if new_id is None:
+        raise Conflict(f"purchase with order_ref {order_ref!r} already exists", field="order_ref")
+    purchase.id = new_id
     rows = [
         PurchaseLine(
             purchase_id=purchase.id,
@@ -137,8 +145,9 @@ def record_purchase(
         )
         for line, total in zip(lines, totals, strict=True)
     ]
-    session.add_all(rows)
-    session.flush()
+    if rows:
+        session.add_all(rows)
+        session.flush()
     summary.apply_purchase(session, purchase)
     return _read(purchase, rows)
 

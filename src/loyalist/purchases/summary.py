@@ -108,28 +108,43 @@ def _insert(session: Session) -> Any:
     return insert
 
 
+_UPSERTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The summary and month upserts, built once per dialect (building them per purchase cost more
+    CPU than sending them)."""
+    if dialect not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        lower, upper = (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
+        stmt = insert(SUMMARY)
+        new = stmt.excluded
+        stmt = stmt.on_conflict_do_update(index_elements=["customer_id"], set_={
+            "first_purchase_at": lower(SUMMARY.c.first_purchase_at, new.first_purchase_at),
+            "last_purchase_at": upper(SUMMARY.c.last_purchase_at, new.last_purchase_at),
+            "purchase_count": SUMMARY.c.purchase_count + new.purchase_count,
+            "spend_units": SUMMARY.c.spend_units + new.spend_units})
+        mstmt = insert(MONTHS)
+        mnew = mstmt.excluded
+        mstmt = mstmt.on_conflict_do_update(index_elements=["customer_id", "month"], set_={
+            "purchase_count": MONTHS.c.purchase_count + mnew.purchase_count,
+            "spend_units": MONTHS.c.spend_units + mnew.spend_units})
+        _UPSERTS[dialect] = (stmt, mstmt)
+    return _UPSERTS[dialect]
+
+
 def _write(session: Session, per_customer: dict[int, _Agg], per_month: dict[tuple[date, int], list[int]]) -> None:
     """Add aggregates to the stored rows (INSERT .. ON CONFLICT DO UPDATE). Rows are sent sorted
     by key so that concurrent writers lock them in the same order and cannot deadlock."""
     if not per_customer:
         return
-    pg = session.get_bind().dialect.name == "postgresql"
-    lower, upper = (func.least, func.greatest) if pg else (func.min, func.max)
-    stmt = _insert(session)(SUMMARY)
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(index_elements=["customer_id"], set_={
-        "first_purchase_at": lower(SUMMARY.c.first_purchase_at, new.first_purchase_at),
-        "last_purchase_at": upper(SUMMARY.c.last_purchase_at, new.last_purchase_at),
-        "purchase_count": SUMMARY.c.purchase_count + new.purchase_count,
-        "spend_units": SUMMARY.c.spend_units + new.spend_units})
+    stmt, mstmt = _upserts(session.get_bind().dialect.name)
     session.execute(stmt, _params([{"customer_id": cid, "first_purchase_at": a.first, "last_purchase_at": a.last,
                                     "purchase_count": a.count, "spend_units": a.spend}
                                    for cid, a in sorted(per_customer.items())]))
-    mstmt = _insert(session)(MONTHS)
-    mnew = mstmt.excluded
-    mstmt = mstmt.on_conflict_do_update(index_elements=["customer_id", "month"], set_={
-        "purchase_count": MONTHS.c.purchase_count + mnew.purchase_count,
-        "spend_units": MONTHS.c.spend_units + mnew.spend_units})
     session.execute(mstmt, _params([{"month": m, "customer_id": cid, "purchase_count": c, "spend_units": s}
                                     for (m, cid), (c, s) in sorted(per_month.items())]))
 
