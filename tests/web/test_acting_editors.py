@@ -95,18 +95,17 @@ def test_survey_editor_creates_from_a_template_and_hands_out_signed_links(consol
     form = {"name": "After delivery", "kind": "csat", "default_locale": "en", "title_en": "How did we do?",
             "title_da": "Hvordan gik det?", "link_valid_days": "14", "max_reminders": "1", "award_points": "1",
             "csrf_token": token}
-    question = '{"key": "score", "type": "csat", "required": true, "text": {"en": "Rate us", "da": "%s"}}'
-    bad_json = c.post("/console/surveys/new", data={**form, "questions": "[{"})
-    assert bad_json.status_code == 400 and 'id="e-questions"' in bad_json.text
-    empty_text = c.post("/console/surveys/new", data={**form, "questions": "[" + question % "" + "]"})
-    assert empty_text.status_code == 400
-    assert re.search(r'id="e-questions">questions\[0\]\.text\.da: [^<]*empty', empty_text.text)
-    no_title = c.post("/console/surveys/new", data={**form, "title_en": "", "title_da": "",
-                                                     "questions": "[" + question % "Bedøm os" + "]"})
+    question = {"q_count": "1", "q-0-key": "score", "q-0-type": "csat", "q-0-required": "1", "q-0-text_en": "Rate us"}
+    no_questions = c.post("/console/surveys/new", data={**form, "q_count": "0"})
+    assert no_questions.status_code == 400 and 'id="e-questions"' in no_questions.text
+    no_key = c.post("/console/surveys/new", data={**form, **question, "q-0-key": ""})
+    assert no_key.status_code == 400 and '<p class="field-error" id="e-q-0-key">required</p>' in no_key.text
+    no_title = c.post("/console/surveys/new", data={**form, **question, "title_en": "", "title_da": "",
+                                                     "q-0-text_da": "Bedøm os"})
     assert no_title.status_code == 400 and 'id="e-title"' in no_title.text
     with session_factory() as s:
         assert surveys.list_surveys(s) == []
-    ok = c.post("/console/surveys/new", data={**form, "questions": "[" + question % "Bedøm os" + "]"},
+    ok = c.post("/console/surveys/new", data={**form, **question, "q-0-text_da": "Bedøm os"},
                 follow_redirects=False)
     assert ok.status_code == 303
     with session_factory() as s:

@@ -208,8 +208,46 @@ _A11Y_JS = """
 """
 
 
+# The keyboard stops of a form in DOM order, as Tab should visit them: visible, enabled controls,
+# buttons, links and <summary> without a negative tabindex and not inside a closed <details>; a
+# radio group is one stop (its checked radio, else its first). A stop is named by its id, else
+# by tag, name, value and text.
+_KEY_JS = """e => e.id ? '#' + e.id : e.tagName.toLowerCase() + '[' + (e.name || '') + '=' + (e.value || '') + ']'
+  + ((e.tagName === 'A' || e.tagName === 'SUMMARY' || e.tagName === 'BUTTON') ? ':' + e.textContent.trim() : '')"""
+_STOPS_JS = """(sel) => {
+  const key = KEY;
+  const form = document.querySelector(sel);
+  const stops = [...form.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href], summary')]
+    .filter(e => !e.disabled && e.tabIndex >= 0 && e.checkVisibility())
+    .filter(e => { const d = e.closest('details:not([open])');
+      return !d || e.parentElement === d && e.tagName === 'SUMMARY'; })
+    .filter(e => { if (e.type !== 'radio') return true;
+      const group = [...form.querySelectorAll('input[type=radio]')].filter(r => r.name === e.name);
+      return group.some(r => r.checked) ? e.checked : group[0] === e; });
+  stops[0].focus();
+  return stops.map(key);
+}""".replace("KEY", _KEY_JS)
+
+
+def _tab_order(page, form_selector: str) -> None:  # type: ignore[no-untyped-def]
+    """Walk the real Tab order from the form's first stop until focus leaves the form: the
+    focused controls, in order, must be exactly the form's stops in DOM order (which the layout
+    keeps as the reading order: no positive tabindex, no CSS reordering)."""
+    expected = page.evaluate(_STOPS_JS, form_selector)
+    walked = [page.evaluate(f"({_KEY_JS})(document.activeElement)")]
+    for _ in range(4 * len(expected)):
+        page.keyboard.press("Tab")
+        if not page.evaluate(f"document.activeElement.closest({form_selector!r}) !== null"):
+            break
+        here = page.evaluate(f"({_KEY_JS})(document.activeElement)")
+        if here != walked[-1]:  # a date/time input takes one Tab per part (day, month, ...): one control
+            walked.append(here)
+    assert walked == expected, (form_selector, walked, expected)
+    assert len(expected) > 5
+
+
 def _check_accessible(page, form_selector: str) -> None:  # type: ignore[no-untyped-def]
-    """Labels tied to every control, enough contrast, and every control reachable by Tab in order."""
+    """Labels tied to every control, enough contrast, and the real Tab order is the DOM order."""
     from loyalist.web.charts import contrast
 
     found = page.evaluate(_A11Y_JS)
@@ -219,18 +257,7 @@ def _check_accessible(page, form_selector: str) -> None:  # type: ignore[no-unty
 
     low = [t["text"] for t in found["texts"] if contrast(hexa(t["fg"]), hexa(t["bg"])) < 4.5]
     assert low == []
-    wanted = page.eval_on_selector_all(
-        f"{form_selector} input:not([type=hidden]), {form_selector} select, {form_selector} textarea, "
-        f"{form_selector} button", "els => els.filter(e => e.offsetParent !== null).length")
-    page.locator(f"{form_selector} :is(input:not([type=hidden]), select, textarea)").first.focus()
-    reached = 1
-    for _ in range(wanted * 2):
-        page.keyboard.press("Tab")
-        inside = page.evaluate(f"document.activeElement.closest({form_selector!r}) !== null")
-        if not inside:
-            break
-        reached += 1
-    assert reached >= wanted, (form_selector, reached, wanted)
+    _tab_order(page, form_selector)
 
 
 def test_manager_builds_a_segment_offer_survey_and_campaign(server, browser) -> None:  # type: ignore[no-untyped-def]
@@ -272,12 +299,22 @@ def test_manager_builds_a_segment_offer_survey_and_campaign(server, browser) -> 
     page.wait_for_url(f"{base}/console/offers?*")
     _shot(page, "offers")
 
-    # Survey from the NPS template (four languages), then personal signed links.
+    # Survey from the NPS template (four languages) as question rows; a row is added and removed
+    # by server round trips (no script), then Enter in the name field saves (the hidden default
+    # button is "save", not the first row's "move" or "remove").
     page.goto(f"{base}/console/surveys/new")
     _check_accessible(page, "main form[method=post]")
+    assert page.locator("fieldset.question").count() == 4
+    page.get_by_role("button", name="Add a question").click()
+    assert page.locator("#f-q-4-key").input_value() == "q5"
+    page.get_by_label("Text (en)").last.fill("Anything else?")
+    page.get_by_role("button", name="Move question 5 up").click()
+    assert page.locator("#f-q-3-text_en").input_value() == "Anything else?"
+    page.get_by_role("button", name="Remove question 4").click()
+    assert page.locator("fieldset.question").count() == 4
     page.locator("#f-name").fill("Quarterly NPS")
     _shot(page, "survey-editor")
-    page.get_by_role("button", name="Create survey").click()
+    page.locator("#f-name").press("Enter")
     page.get_by_label("Send personal links to customers (numbers, comma separated)").fill(
         f"{ids['customer']}, {ids['second']}")
     page.get_by_role("button", name="Send personal links").click()
@@ -288,6 +325,11 @@ def test_manager_builds_a_segment_offer_survey_and_campaign(server, browser) -> 
     # Campaign: audience segment, offer, 20 % holdout; launch; uplift with intervals.
     page.goto(f"{base}/console/campaigns/new")
     _check_accessible(page, "main form")
+    # the walk is a real check: a positive tabindex (focus jumps out of reading order) fails it
+    page.evaluate("document.querySelector('#f-control_percent').setAttribute('tabindex', '2')")
+    with pytest.raises(AssertionError):
+        _tab_order(page, "main form")
+    page.evaluate("document.querySelector('#f-control_percent').removeAttribute('tabindex')")
     page.get_by_label("Name").fill("Win back")
     page.get_by_label("Audience segment").select_option(label="Reachable by email")
     page.get_by_label("Offer", exact=True).select_option(label="Welcome back bonus")

@@ -865,17 +865,30 @@ def expire_issues(session: Session, *, as_of: dt.datetime | None = None, actor: 
     return n
 
 
-def list_customer_offers(session: Session, customer_id: int, *, status: str | None = None) -> list[CustomerOffer]:
-    """What the portal shows: the customer's offers, newest first, with the RSVP of invitations."""
+def list_customer_offers(session: Session, customer_id: int, *, status: str | None = None,
+                         limit: int | None = None, offset: int = 0) -> list[CustomerOffer]:
+    """What the portal shows: the customer's offers, newest first, with the RSVP of invitations.
+
+    `limit`/`offset` page it in the database (the console's 360 asks for one row more than it
+    shows); without a limit every offer is returned, as the portal and the API expect."""
+    if limit is not None and not 1 <= limit <= 1000:
+        raise ValidationFailed("limit: must be between 1 and 1000", field="limit")
+    if offset < 0:
+        raise ValidationFailed("offset: must not be negative", field="offset")
     customers.get_customer(session, customer_id)
     q = (select(IssuedOffer, Offer).join(Offer, Offer.id == IssuedOffer.offer_id)
          .where(IssuedOffer.customer_id == customer_id).order_by(IssuedOffer.id.desc()))
     if status is not None:
         q = q.where(IssuedOffer.status == status)
-    rsvps = {r.offer_id: r.status for r in session.scalars(select(Rsvp).where(Rsvp.customer_id == customer_id))}
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    rows = session.execute(q).all()
+    offer_ids = {o.id for _, o in rows}
+    rsvps = {r.offer_id: r.status for r in session.scalars(
+        select(Rsvp).where(Rsvp.customer_id == customer_id, Rsvp.offer_id.in_(offer_ids)))} if offer_ids else {}
     return [CustomerOffer(issue=_issue_read(i), kind=o.kind, name=o.name, reward_type=o.reward_type,
                           event_at=o.event_at, location=o.location, rsvp=rsvps.get(o.id))
-            for i, o in session.execute(q).all()]
+            for i, o in rows]
 
 
 def recommendations(session: Session, customer_id: int, *, limit: int = 3) -> list[Recommendation]:

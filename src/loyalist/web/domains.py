@@ -51,9 +51,15 @@ def themes(session: Session, *, period: str = "month", language: str | None = No
     return queries.themes(session, period=period, language=language, sentiment=sentiment)
 
 
-def customer_sections(session: Session, customer_id: int, *, allowed: Any) -> dict[str, Any]:
+OFFERS_PAGE = 10  # offers shown per page on the 360
+
+
+def customer_sections(session: Session, customer_id: int, *, allowed: Any, offers_offset: int = 0) -> dict[str, Any]:
     """The 360 parts owned by domains above the loyalty core. A key is absent when the role may
-    not see it; its value is None when the domain is not installed or has nothing for the customer."""
+    not see it; its value is None when the domain is not installed or has nothing for the customer.
+
+    Offers are paged in the database: `OFFERS_PAGE + 1` rows from `offers_offset` (the extra row
+    only says that there is more), never every offer a long-time customer was ever given."""
     out: dict[str, Any] = {}
     if allowed("scores:read"):
         svc = service("scores")
@@ -73,7 +79,8 @@ def customer_sections(session: Session, customer_id: int, *, allowed: Any) -> di
         out["tasks"] = svc.list_tasks(session, customer_id=customer_id, limit=20).items if svc else None
     if allowed("offers:read"):
         svc = service("offers")
-        out["offers"] = svc.list_customer_offers(session, customer_id) if svc else None
+        out["offers"] = svc.list_customer_offers(session, customer_id, limit=OFFERS_PAGE + 1,
+                                                 offset=offers_offset) if svc else None
     if allowed("feedback:read"):
         svc = service("feedback")
         out["feedback"] = svc.list_items(session, customer_id=customer_id, limit=10).items if svc else None

@@ -9,6 +9,7 @@ work. `/x/new` routes are declared before `/x/{id}`, so "new" is never read as a
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,9 +17,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from loyalist.customers import service as customers
 from loyalist.errors import DomainError, NotFound
 from loyalist.staff.sessions import ConsoleSession
-from loyalist.web import domains, paging
+from loyalist.web import auth, domains, paging
 from loyalist.web.auth import DbDep, needs
 from loyalist.web.forms import FormInvalid, Reader, errors_of
 from loyalist.web.templating import render, url
@@ -144,19 +146,108 @@ async def segment_preview(request: Request, db: DbDep,
                          preview=result)
 
 
-@router.get("/segments/{segment_id}")
-def segment_edit(request: Request, segment_id: int, db: DbDep,
-                 me: Annotated[ConsoleSession, Depends(needs("segments:read"))],
-                 offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+FIND_PAGE = 10  # customers found per page when adding to a static segment
+
+
+def _segment_view(request: Request, db: Session, segment_id: int, *, offset: int = 0, find: str = "",
+                  find_offset: int = 0, status_code: int = 200, member_errors: dict[str, str] | None = None,
+                  picked: list[int] | None = None) -> Response:
+    """One segment: its editor, its members (paged, with names) and, for a static segment the
+    staff member may change, a customer search to add members and checkboxes to remove them."""
     svc = _svc("segments")
     row = svc.get_segment(db, segment_id)
-    import json
-
     form = {"name": row.name, "description": row.description or "", "kind": row.kind,
             "rule": json.dumps(row.rule, indent=2, ensure_ascii=False) if row.rule is not None else ""}
     page = svc.member_page(db, segment_id=segment_id, limit=paging.PAGE, offset=offset)
-    members = {"page": page, "href": lambda o: url(request, f"/segments/{segment_id}", offset=o) + "#members"}
-    return _segment_page(request, segment=row, form=form, members=members)
+    here = f"/segments/{segment_id}"
+    members: dict[str, Any] = {
+        "page": page, "people": customers.get_customers(db, page.items),
+        "href": lambda o: url(request, here, offset=o, find=find, find_offset=find_offset) + "#members",
+        "errors": member_errors or {}, "find_form": {"find": find}, "found": None, "picked": set(picked or []),
+    }
+    me = getattr(request.state, "console", None)
+    if row.kind == "static" and not row.archived and find.strip() and auth.allows(me, "segments:write"):
+        try:  # the console's customer search: name, email, phone or external id; active customers only
+            found = customers.list_customers(db, q=find, status="active", limit=FIND_PAGE, offset=find_offset)
+        except DomainError as exc:
+            members["errors"] = {**members["errors"], "find": errors_of(exc).popitem()[1]}
+        else:
+            members["found"] = found
+            members["already"] = {c.id for c in found.items if svc.matches(db, customer_id=c.id, segment_id=row.id)}
+            members["found_href"] = lambda o: url(request, here, offset=offset, find=find, find_offset=o) + "#found"
+    manage = row.kind == "static" and not row.archived and auth.allows(me, "segments:write")
+    placed = {"find"} | ({"add-customer_id"} if members["found"] is not None else set()) \
+        | ({"rm-customer_id"} if manage and page.items else set())
+    members["top"] = [v for k, v in members["errors"].items() if k not in placed]  # no field on the page
+    return _segment_page(request, segment=row, form=form, members=members, status_code=status_code)
+
+
+@router.get("/segments/{segment_id}")
+def segment_edit(request: Request, segment_id: int, db: DbDep,
+                 me: Annotated[ConsoleSession, Depends(needs("segments:read"))],
+                 offset: Annotated[int, Query(ge=0)] = 0, find: str = "",
+                 find_offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    return _segment_view(request, db, segment_id, offset=offset, find=find, find_offset=find_offset)
+
+
+def _picked(form: Any) -> tuple[list[int], dict[str, str]]:
+    """The ticked customers (`customer_id`, repeated) of the add / remove forms."""
+    ids, errors = [], {}
+    for raw in form.getlist("customer_id"):
+        if not str(raw).isdigit() or not 0 < int(raw) < 2**63:
+            errors["customer_id"] = f"{raw!r} is not a customer number"
+            break
+        ids.append(int(raw))
+    if not ids and not errors:
+        errors["customer_id"] = "tick at least one customer"
+    return ids, errors
+
+
+def _member_errors(exc: Exception) -> dict[str, str]:
+    """The service names `customer_ids[i]` (at the ticked boxes) or the segment (at the top)."""
+    if isinstance(exc, DomainError):
+        return {"customer_id" if (exc.field or "").startswith("customer_ids") else "__all__": exc.message}
+    return errors_of(exc)
+
+
+async def _members_change(request: Request, db: Session, segment_id: int, me: ConsoleSession, *, adding: bool
+                          ) -> Response:
+    svc = _svc("segments")
+    form = await request.form()
+    r = Reader(dict(form))
+    find, find_offset = r.text("find") or "", r.integer("find_offset", minimum=0) or 0
+    offset = r.integer("offset", minimum=0) or 0
+    ids, errors = _picked(form)
+    try:
+        if errors:
+            raise FormInvalid(errors)
+        change = (svc.add_members if adding else svc.remove_members)(db, segment_id=segment_id, customer_ids=ids,
+                                                                     actor=me.actor)
+    except (FormInvalid, DomainError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        _restart(db)
+        return _segment_view(request, db, segment_id, offset=offset, find=find, find_offset=find_offset,
+                             status_code=400, picked=ids, member_errors={("add-" if adding else "rm-") + k: v
+                                                                         for k, v in _member_errors(exc).items()})
+    note = (f"{change.added} added" if adding else f"{change.removed} removed") + f"; {change.members} members now."
+    return RedirectResponse(url(request, f"/segments/{segment_id}", offset=offset, find=find, find_offset=find_offset,
+                                flash=note) + "#members", status_code=303)
+
+
+@router.post("/segments/{segment_id}/members/add")
+async def segment_members_add(request: Request, segment_id: int, db: DbDep,
+                              me: Annotated[ConsoleSession, Depends(needs("segments:write"))]) -> Response:
+    """Add the ticked customers of the search to a static segment (`segments.add_members`, which
+    refuses unknown or inactive customers and writes the audit row)."""
+    return await _members_change(request, db, segment_id, me, adding=True)
+
+
+@router.post("/segments/{segment_id}/members/remove")
+async def segment_members_remove(request: Request, segment_id: int, db: DbDep,
+                                 me: Annotated[ConsoleSession, Depends(needs("segments:write"))]) -> Response:
+    """Remove the ticked members of a static segment (`segments.remove_members`, audited)."""
+    return await _members_change(request, db, segment_id, me, adding=False)
 
 
 @router.post("/segments/{segment_id}")

@@ -19,7 +19,7 @@ from loyalist.purchases import service as purchases
 from loyalist.rewards import service as rewards
 from loyalist.staff.sessions import ConsoleSession
 from loyalist.tiers import service as tiers
-from loyalist.web import auth, domains
+from loyalist.web import auth, domains, paging
 from loyalist.web.auth import DbDep, needs
 from loyalist.web.forms import FormInvalid, Reader, errors_of
 from loyalist.web.templating import render, url
@@ -54,7 +54,7 @@ def _customer_or_404(db: Any, customer_id: int) -> Any:
 
 
 def customer_context(request: Request, db: Any, me: ConsoleSession, customer_id: int, *,
-                     kind: str = "", offset: int = 0) -> dict[str, Any]:
+                     kind: str = "", offset: int = 0, offers_offset: int = 0) -> dict[str, Any]:
     """Everything the 360 page shows, each part read through its domain's service."""
     customer = _customer_or_404(db, customer_id)
     ctx: dict[str, Any] = {"c": customer, "kind": kind, "kinds": sorted(KINDS), "channels": sorted(CHANNELS)}
@@ -71,7 +71,14 @@ def customer_context(request: Request, db: Any, me: ConsoleSession, customer_id:
         ctx["vouchers"] = rewards.list_vouchers(db, customer_id)
     if auth.allows(me, "purchases:read"):
         ctx["purchases"] = purchases.list_purchases(db, customer_id, limit=5, offset=0)
-    ctx["extra"] = domains.customer_sections(db, customer_id, allowed=lambda p: auth.allows(me, p))
+    ctx["extra"] = domains.customer_sections(db, customer_id, allowed=lambda p: auth.allows(me, p),
+                                             offers_offset=offers_offset)
+    if ctx["extra"].get("offers") is not None:
+        ctx["offers_win"] = paging.window(
+            ctx["extra"]["offers"], offset=offers_offset, limit=domains.OFFERS_PAGE,
+            href=lambda o: url(request, f"/customers/{customer_id}", kind=kind, offset=offset,
+                               offers_offset=o) + "#h-offers")
+        ctx["extra"]["offers"] = ctx["offers_win"].items
     ctx["note_form"] = {"kind": "note", "channel": "phone"}
     ctx["note_errors"], ctx["comp_errors"] = {}, {}
     ctx["comp_form"] = {"idempotency_key": secrets.token_urlsafe(12)}
@@ -81,12 +88,13 @@ def customer_context(request: Request, db: Any, me: ConsoleSession, customer_id:
 @router.get("/customers/{customer_id}")
 def customer_360(request: Request, customer_id: int, db: DbDep,
                  me: Annotated[ConsoleSession, Depends(needs("customers:read"))],
-                 kind: str = "", offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                 kind: str = "", offset: Annotated[int, Query(ge=0)] = 0,
+                 offers_offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     if kind and kind not in KINDS:
         return render(request, "customer.html", status_code=400, title="Customer",
                       errors={"kind": f"unknown kind {kind!r}"},
                       **customer_context(request, db, me, customer_id))
-    ctx = customer_context(request, db, me, customer_id, kind=kind, offset=offset)
+    ctx = customer_context(request, db, me, customer_id, kind=kind, offset=offset, offers_offset=offers_offset)
     return render(request, "customer.html", title=ctx["c"].name or f"Customer {customer_id}", **ctx)
 
 
