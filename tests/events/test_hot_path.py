@@ -22,15 +22,16 @@ from loyalist.ledger.models import LedgerAccount
 from loyalist.staff import service as staff
 from loyalist.staff.schemas import Role
 
-# POST /v1/events, purchase, known customer, one points-per-amount rule, no tiers. SQLite (no
-# round trips to save) runs each write alone: customer, event, purchase check + insert, 2 summary
-# upserts, rule award, ledger (accounts, lock, entry, postings, balance, lot, movement, audit),
-# timeline + event outcome + audit, tiers, + the savepoint pair. PostgreSQL sends the ledger's
-# writes as one statement of data-modifying CTEs and the trailing timeline/outcome/audit writes as
-# another (db.execute_together), and skips the tier query while no tier exists (cached).
-MAX_STATEMENTS_PER_ACCRUAL = {"sqlite": 22, "postgresql": 14}
+# POST /v1/events, purchase, known customer, one points-per-amount rule, no tiers, + the test's
+# savepoint pair. SQLite (no round trips to save) runs each write alone: customer, event,
+# purchase, 2 summary upserts, rule award, ledger (accounts, lock, entry, postings, balance, lot,
+# movement, audit), timeline, event outcome, audit. PostgreSQL: customer, event, purchase (its
+# ON CONFLICT is the duplicate check), 2 summary upserts, rule award, accounts, the ledger's writes
+# as ONE statement of data-modifying CTEs, its audit row, and the timeline + event outcome + audit
+# as one more (db.execute_together); the tier query is skipped while no tier exists (cached).
+MAX_STATEMENTS_PER_ACCRUAL = {"sqlite": 21, "postgresql": 12}
 # ledger.earn for a customer with accounts: accounts, lock, entry, postings, balance, lot,
-# movement, audit on SQLite; accounts, the one CTE statement and audit on PostgreSQL.
+# movement, timeline, audit on SQLite; accounts, the CTE statement, timeline + audit on PostgreSQL.
 MAX_STATEMENTS_PER_EARN = {"sqlite": 9, "postgresql": 3}
 
 
