@@ -134,3 +134,33 @@ def test_cli_events_file_feeds_the_churn_model(tmp_path: Path) -> None:
     assert summary["churn_model"]["excluded_snapshot_columns"] == []
     out = pd.read_csv(tmp_path / "out" / "customers.csv")
     assert {"points_balance", "complaints_365"} <= set(out.columns)
+
+
+def test_a_member_flag_on_transactions_dates_the_enrolment(tmp_path: Path) -> None:
+    """A per-transaction flag becomes an `enrolled` row on the customer's first flagged purchase:
+    a customer who joined after the training cut is not a member at that cut."""
+    from loyalist.analytics.pipeline import _dated_enrolments
+
+    day = pd.Timestamp("2024-01-01")
+    frame = pd.DataFrame({
+        "customer_id": [1, 1, 1, 2, 2, 3],
+        "occurred_at": [day, day + pd.Timedelta(days=40), day + pd.Timedelta(days=90), day,
+                        day + pd.Timedelta(days=10), day],
+        "amount": [10.0, 12.0, 9.0, 20.0, 5.0, 7.0],
+        "is_member": [0, 1, 1, 1, 1, 0]})
+    table = ibis.memtable(frame)
+    got = _dated_enrolments(table, "customer_id", None, "occurred_at", None, None)
+    assert sorted(zip(got["customer_id"], got["occurred_at"], strict=True)) == [
+        (1, day + pd.Timedelta(days=40)), (2, day)]
+    events = normalise_events(got)
+    before = churn_features(table, as_of=day + pd.Timedelta(days=20), events=events)
+    after = churn_features(table, as_of=day + pd.Timedelta(days=60), events=events)
+    member = {int(c): m for c, m in zip(before["customer_id"], before["is_member"], strict=True)}
+    assert member == {1: 0.0, 2: 1.0, 3: 0.0}
+    assert dict(zip(after["customer_id"].astype(int), after["is_member"], strict=True))[1] == 1.0
+    # the customer's own dated enrolment wins over the flag
+    own = pd.DataFrame({"customer_id": [1], "occurred_at": [day], "kind": ["enrolled"], "value": [1.0]})
+    assert 1 not in set(_dated_enrolments(table, "customer_id", None, "occurred_at", None, own)["customer_id"])
+    # a customers-file flag is a snapshot: nothing is dated from it
+    assert _dated_enrolments(table, "customer_id", None, "occurred_at",
+                             pd.DataFrame({"customer_id": [1], "is_member": [True]}), None) is None

@@ -290,6 +290,11 @@ def analyze(
         notes.append(f"customers file columns left out of the churn model: {', '.join(excluded)} - a snapshot "
                      "holds values as of its export, later than the training cut (declare unchanging columns "
                      "with --static-columns; give dated values with --events)")
+    enrolments = _dated_enrolments(table, customer_col, member_col, kw["date_col"], customers, events)
+    if enrolments is not None and not enrolments.empty:
+        events = enrolments if events is None or events.empty else pd.concat([events, enrolments], ignore_index=True)
+        notes.append("member flag per transaction: each customer's first flagged purchase dates their enrolment "
+                     "for the churn model (no later flag leaks into an earlier cut)")
     if events is not None and not events.empty:
         events = normalise_events(events)
     with _timed(timings, "churn features", progress):
@@ -528,6 +533,27 @@ def _order_kpis(table: ibis.Table, end: pd.Timestamp, kw: dict[str, Any], order_
         out["items_per_order" if order_col else "items_per_purchase_row"] = float(row["items"] or 0.0) / per if per \
             else None
     return out
+
+
+def _dated_enrolments(table: ibis.Table, customer_col: str, member_col: str | None, date_col: str,
+                      customers: pd.DataFrame | None, events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """`enrolled` side-table rows from a member flag carried on each transaction: the day of the
+    customer's first flagged row. Why: "is a member" taken as of the file's end would tell the
+    training cut about enrolments that happened after it (members are the ones who kept buying).
+    Customers with their own `enrolled` rows in the events file keep those; a customers-file flag
+    is a snapshot and is not dated here."""
+    if customers is not None and "is_member" in customers:
+        return None
+    col = member_col or ("is_member" if "is_member" in table.columns else None)
+    if col is None or col not in table.columns:
+        return None
+    flagged = table.filter(table[col].cast("int64") > 0)
+    first = flagged.group_by(flagged[customer_col].name("customer_id")).aggregate(
+        occurred_at=flagged[date_col].min()).execute()
+    if events is not None and not events.empty and "kind" in events:
+        own = set(events.loc[events["kind"].astype(str).str.lower() == "enrolled", "customer_id"].astype(str))
+        first = first[~first["customer_id"].astype(str).isin(own)]
+    return first.assign(kind="enrolled", value=1.0)[["customer_id", "occurred_at", "kind", "value"]]
 
 
 def _member_flags(table: ibis.Table, customer_col: str, member_col: str | None,
