@@ -157,8 +157,7 @@ def run_redeem(url: str, n: int, customers: int, profile: int, show: bool) -> No
         with factory() as s, s.begin():
             rewards.consume_voucher(s, code=codes[i], actor=TILL, store="S1", order_ref=f"V{i}")
 
-    for name, op, offset in (("POS redemption", pos, 0), ("reward redemption", reward, 0),
-                             ("voucher consumption", consume, customers)):
+    for name, op in (("POS redemption", pos), ("reward redemption", reward), ("voucher consumption", consume)):
         for i in range(customers):  # warm: one per customer
             op(i)
         seen.clear()
