@@ -9,8 +9,9 @@ Rules every public function keeps:
 - **Idempotency.** Every write carries `(source, idempotency_key)`, unique in the database. The
   same key with the same payload hash returns the first entry; with another payload it raises
   `IdempotencyConflict` (HTTP 409). A concurrent insert of the same key is caught inside a
-  SAVEPOINT and the winner's entry is returned; `earn` (the hot path) instead inserts its entry
-  with `ON CONFLICT (source, idempotency_key) DO NOTHING` and answers a lost race as a replay.
+  SAVEPOINT and the winner's entry is returned; `earn` and `redeem` (the hot paths) instead insert
+  their entry with `ON CONFLICT (source, idempotency_key) DO NOTHING` and answer a lost race as a
+  replay (`redeem` first rolls back its SAVEPOINT, undoing any lazy expiry it wrote).
 - **No overdraft.** A customer's available balance is only lowered by the guarded statement
   `UPDATE ledger_accounts SET balance = balance + :d WHERE id = :id AND balance + :d >= 0`;
   zero rows means `InsufficientPoints`. Only an explicit `allow_negative` clawback may create a
@@ -29,6 +30,12 @@ Rules every public function keeps:
   in one query, locks, inserts entry, both postings, lot and movement with Core INSERTs, moves
   one balance, and builds its result from what it wrote (no read-back): 7 statements plus the
   timeline and audit rows (`tests/events/test_hot_path.py` keeps the count).
+- **Few statements on the debit path.** `redeem` (and a negative `adjust`) checks for a replay,
+  reads status and account ids in one query, locks (reading the balance), finds the lots to
+  spend and any due/matured lots in one query (`_settle` runs only if there are), writes the
+  entry with `ON CONFLICT DO NOTHING` (a lost race is a replay), moves the balance by the guarded
+  UPDATE, then sends postings, lot changes, movements, timeline and audit together and answers
+  from what it wrote: 9 statements on PostgreSQL, 13 on SQLite (`tests/ledger/test_hot_path.py`).
 - **Lot order.** Redemptions and other debits consume available lots soonest-expiring first,
   then oldest first; never-expiring lots last. Pending lots (`available_at` in the future) are
   not spendable: they sit in the separate `pending` account until released.

@@ -13,6 +13,11 @@ Why it is built this way:
 - Idempotency: one redemption per key (UNIQUE). The same key again returns the first result;
   the same key for another customer or reward is an IdempotencyConflict. The ledger entry uses
   ``source="rewards"`` and the same key, so a retry never charges twice.
+- Few statements (the till waits for them): statements are built once with bound parameters,
+  the stock UPDATE and the consuming UPDATE return what the answer needs (RETURNING), a voucher
+  code is inserted with ``ON CONFLICT (code) DO NOTHING`` (a collision draws a new code), the
+  trailing audit and timeline rows go together (`db.execute_together`), and answers are built
+  from what was written. `tests/rewards/test_hot_path.py` keeps the counts.
 - Expiry policy: `expire_vouchers` marks issued vouchers past `expires_at` as expired. By
   default the points are NOT refunded (the customer chose the reward and let it lapse; the
   points count as redeemed). With ``refund=True`` (CLI `--refund`) the ledger entry is reversed
