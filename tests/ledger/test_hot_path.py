@@ -82,3 +82,12 @@ def test_redemption_expires_and_releases_due_lots_first(engine, session, actor, 
     kinds = [e.kind for e in ledger.list_entries(session, customer_id).items]
     assert kinds.count("expire") == 1 and kinds.count("release") == 1
     assert_consistent(session)
+
+
+def test_the_built_once_statements_are_cacheable(engine) -> None:
+    """A statement without a cache key is compiled anew on every call (a multi-row VALUES with
+    bound parameters was: ~1 ms per redemption); every statement of the redemption paths has one."""
+    from loyalist.rewards import service as rewards
+
+    built = {**ledger._debit_statements(engine.dialect.name), **rewards._statements()}
+    assert {name for name, stmt in built.items() if stmt._generate_cache_key() is None} == set()

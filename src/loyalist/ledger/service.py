@@ -834,11 +834,14 @@ def _debit_statements(dialect: str) -> dict[str, Any]:
                 _ACCOUNTS.c.id == bindparam("account"),
                 _ACCOUNTS.c.balance + bindparam("delta", type_=Integer) >= 0,
             ).values(balance=_ACCOUNTS.c.balance + bindparam("delta", type_=Integer)),
-            "postings": insert(_POSTINGS).values([
-                {"entry_id": bindparam("p_entry"), "account_id": bindparam("p_account1"),
-                 "amount": bindparam("p_amount1")},
-                {"entry_id": bindparam("p_entry"), "account_id": bindparam("p_account2"),
-                 "amount": bindparam("p_amount2")}]),
+            # INSERT ... SELECT ... UNION ALL: a multi-row VALUES with bound parameters has no
+            # cache key, so SQLAlchemy would compile it anew on every call
+            "postings": insert(_POSTINGS).from_select(["entry_id", "account_id", "amount"], select(
+                bindparam("p_entry", type_=BigInteger), bindparam("p_account1", type_=BigInteger),
+                bindparam("p_amount1", type_=Integer),
+            ).union_all(select(
+                bindparam("p_entry", type_=BigInteger), bindparam("p_account2", type_=BigInteger),
+                bindparam("p_amount2", type_=Integer)))),
         }
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import ARRAY
