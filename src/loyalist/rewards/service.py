@@ -336,8 +336,7 @@ def redeem_reward(
                   "expires_at": expires_at.isoformat()})]),
     ])
     # the answer from what was written (no re-read of redemption and voucher)
-    return RedemptionRead(id=red_id, **{k: v for k, v in red.items() if k != "actor"},
-                          voucher=VoucherRead(id=voucher_id, **voucher))
+    return RedemptionRead.model_validate({**red, "id": red_id, "voucher": {**voucher, "id": voucher_id}})
 
 
 _VOUCHERS = cast(Table, Voucher.__table__)
@@ -496,7 +495,7 @@ def consume_voucher(
                            details={"status": v.status})
     # the voucher and its reward's name from the guarded UPDATE's RETURNING: no re-read
     *columns, reward_name = row
-    voucher = VoucherRead(**dict(zip(_VOUCHER_COLUMNS, columns, strict=True)))
+    voucher = VoucherRead.model_validate(dict(zip(_VOUCHER_COLUMNS, columns, strict=True)))
     loaded = session.identity_map.get(session.identity_key(Voucher, voucher.id))
     if loaded is not None:  # changed by a Core UPDATE: a copy in this session is stale
         session.expire(loaded)
