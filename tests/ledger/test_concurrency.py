@@ -162,3 +162,29 @@ def test_writers_of_different_customers_never_wait_for_each_other(committed_engi
     with unit_of_work(factory) as s:
         assert (ledger.get_balance(s, a).available, ledger.get_balance(s, b).available) == (6, 40)
         assert ledger.reconcile(s).ok
+
+
+def test_parallel_redemptions_with_one_key_charge_once(committed_engine) -> None:
+    """The debit writes its entry with ON CONFLICT DO NOTHING and no re-check after the lock: a
+    lost race must still be answered as a replay, with nothing else of the loser left behind."""
+    factory = make_session_factory(committed_engine)
+    c = _customer(factory)
+    with unit_of_work(factory) as s:
+        ledger.earn(s, customer_id=c, points=100, source="pos", idempotency_key="seed", reason="seed",
+                    actor=STAFF_ACTOR)
+    barrier = threading.Barrier(10)
+
+    def attempt(_: int) -> int:
+        barrier.wait(timeout=30)
+        with unit_of_work(factory) as s:
+            return ledger.redeem(s, customer_id=c, points=30, source="pos", idempotency_key="till-7",
+                                 reason="coffee", actor=STAFF_ACTOR).id
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = list(pool.map(attempt, range(10)))
+    assert len(set(ids)) == 1
+    with unit_of_work(factory) as s:
+        kinds = s.scalars(select(LedgerEntry.kind).where(LedgerEntry.customer_id == c)).all()
+        assert sorted(kinds) == ["earn", "redeem"]
+        assert ledger.get_balance(s, c).available == 70
+        assert ledger.reconcile(s).ok

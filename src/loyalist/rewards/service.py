@@ -13,6 +13,11 @@ Why it is built this way:
 - Idempotency: one redemption per key (UNIQUE). The same key again returns the first result;
   the same key for another customer or reward is an IdempotencyConflict. The ledger entry uses
   ``source="rewards"`` and the same key, so a retry never charges twice.
+- Few statements (the till waits for them): statements are built once with bound parameters,
+  the stock UPDATE and the consuming UPDATE return what the answer needs (RETURNING), a voucher
+  code is inserted with ``ON CONFLICT (code) DO NOTHING`` (a collision draws a new code), the
+  trailing audit and timeline rows go together (`db.execute_together`), and answers are built
+  from what was written. `tests/rewards/test_hot_path.py` keeps the counts.
 - Expiry policy: `expire_vouchers` marks issued vouchers past `expires_at` as expired. By
   default the points are NOT refunded (the customer chose the reward and let it lapse; the
   points count as redeemed). With ``refund=True`` (CLI `--refund`) the ledger entry is reversed
@@ -24,14 +29,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalist import clock
 from loyalist.audit import service as audit
 from loyalist.customers import hooks
 from loyalist.customers import service as customers
+from loyalist.db import execute_together, insert_once, prebuilt_insert
 from loyalist.errors import IdempotencyConflict, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from loyalist.interactions import service as interactions
 from loyalist.ledger import service as ledger
@@ -237,13 +244,6 @@ def _replay(session: Session, red: Redemption, *, customer_id: int, reward_id: i
     return _redemption_read(session, red)
 
 
-def _new_code(session: Session) -> str:
-    while True:  # 32**10 codes: a collision is astronomically rare, but never a 500
-        code = codes.generate()
-        if session.scalar(select(Voucher.id).where(Voucher.code == code)) is None:
-            return code
-
-
 def _timeline(session: Session, **kwargs: Any) -> None:
     interactions.record(session, channel="system", direction="internal", **kwargs)
 
@@ -261,7 +261,8 @@ def redeem_reward(
     key = (idempotency_key or "").strip()
     if not key or len(key) > 200:
         raise ValidationFailed("idempotency_key: 1 to 200 characters required", field="idempotency_key")
-    found = session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
+    stmts = _statements()
+    found = session.scalar(stmts["by_key"], {"key": key})
     if found is not None:
         return _replay(session, found, customer_id=customer_id, reward_id=reward_id)
 
@@ -276,20 +277,23 @@ def redeem_reward(
     problem = _availability_problem(reward, now)
     if problem:
         raise InvalidState(f"reward_id: {problem}", field="reward_id")
-    problem = _eligibility_problem(reward, tiers_service.current_tier(session, customer_id))
-    if problem:
-        raise NotEligible(f"reward_id: {problem}", field="reward_id")
+    if reward.min_tier_rank is not None or reward.tier_codes:  # the tier matters only then: no read otherwise
+        problem = _eligibility_problem(reward, tiers_service.current_tier(session, customer_id))
+        if problem:
+            raise NotEligible(f"reward_id: {problem}", field="reward_id")
     problem = _limit_problem(session, reward, customer_id, now)
     if problem:
         raise LimitExceeded(f"reward_id: {problem}", field="reward_id")
 
+    expires_at = now + timedelta(days=reward.voucher_validity_days)
     try:
         with session.begin_nested():
-            taken = _changed(session, update(Reward)
-                             .where(Reward.id == reward_id, (Reward.stock.is_(None)) | (Reward.stock > 0))
-                             .values(stock=Reward.stock - 1, redeemed_count=Reward.redeemed_count + 1))
-            if taken != 1:
+            taken = session.execute(stmts["take_stock"], {"reward": reward_id}).first()
+            if taken is None:
                 raise OutOfStock(f"reward_id: reward {reward_id} is out of stock", field="reward_id")
+            # the ORM copy learns the new counts from RETURNING (it used to be refreshed: a read)
+            set_committed_value(reward, "stock", taken[0])
+            set_committed_value(reward, "redeemed_count", taken[1])
             problem = _limit_problem(session, reward, customer_id, now)
             if problem:
                 raise LimitExceeded(f"reward_id: {problem}", field="reward_id")
@@ -299,34 +303,73 @@ def redeem_reward(
                 reference_type="reward", reference_id=str(reward.id),
                 payload={"reward_id": reward.id, "customer_id": customer_id, "points": reward.cost_points},
             )
-            red = Redemption(
-                customer_id=customer_id, reward_id=reward.id, points=reward.cost_points, idempotency_key=key,
-                status="active", ledger_entry_id=entry.id, created_at=now, actor=actor.label,
-            )
-            session.add(red)
-            session.flush()
-            voucher = Voucher(
-                code=_new_code(session), redemption_id=red.id, customer_id=customer_id, reward_id=reward.id,
-                status="issued", issued_at=now, expires_at=now + timedelta(days=reward.voucher_validity_days),
-            )
-            session.add(voucher)
-            session.flush()
+            red = {"customer_id": customer_id, "reward_id": reward.id, "points": reward.cost_points,
+                   "idempotency_key": key, "status": "active", "ledger_entry_id": entry.id,
+                   "reversal_entry_id": None, "created_at": now, "cancelled_at": None, "cancel_reason": None,
+                   "actor": actor.label}
+            red_id = int(session.execute(stmts["new_redemption"], red).scalar_one())
+            voucher = {"redemption_id": red_id, "customer_id": customer_id, "reward_id": reward.id,
+                       "status": "issued", "issued_at": now, "expires_at": expires_at, "consumed_at": None,
+                       "consumed_by": None, "store": None, "order_ref": None, "closed_at": None}
+            voucher_id = None
+            while voucher_id is None:  # 32**10 codes: a collision is astronomically rare, but never a 500
+                voucher["code"] = codes.generate()
+                voucher_id = insert_once(session, _VOUCHERS, voucher, unique=["code"])
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
-        found = session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
+        found = session.scalar(stmts["by_key"], {"key": key})
         if found is None:
             raise
         return _replay(session, found, customer_id=customer_id, reward_id=reward_id)
-    session.refresh(reward)
-    audit.record(session, actor=actor, action="reward.redeem", target_type="redemption", target_id=red.id,
-                 after={"customer_id": customer_id, "reward_id": reward.id, "points": reward.cost_points,
-                        "voucher": voucher.code, "ledger_entry_id": entry.id, "stock_left": reward.stock})
-    _timeline(session, customer_id=customer_id, kind="reward_redeemed", occurred_at=now, actor=actor,
-              summary=f"Redeemed {reward.name} for {reward.cost_points} points; voucher {voucher.code}",
-              source_type="redemption", source_id=str(red.id),
-              data={"reward_id": reward.id, "points": reward.cost_points, "voucher": voucher.code,
-                    "expires_at": voucher.expires_at.isoformat()})
-    return _redemption_read(session, red)
+    code = voucher["code"]
+    execute_together(session, [
+        audit.record_statement(actor=actor, action="reward.redeem", target_type="redemption", target_id=red_id,
+                               after={"customer_id": customer_id, "reward_id": reward.id,
+                                      "points": reward.cost_points, "voucher": code, "ledger_entry_id": entry.id,
+                                      "stock_left": taken[0]}),
+        interactions.insert_statement([dict(
+            customer_id=customer_id, kind="reward_redeemed", channel="system", direction="internal",
+            occurred_at=now, actor=actor,
+            summary=f"Redeemed {reward.name} for {reward.cost_points} points; voucher {code}",
+            source_type="redemption", source_id=str(red_id),
+            data={"reward_id": reward.id, "points": reward.cost_points, "voucher": code,
+                  "expires_at": expires_at.isoformat()})]),
+    ])
+    # the answer from what was written (no re-read of redemption and voucher)
+    return RedemptionRead.model_validate({**red, "id": red_id, "voucher": {**voucher, "id": voucher_id}})
+
+
+_VOUCHERS = cast(Table, Voucher.__table__)
+_REDEMPTIONS = cast(Table, Redemption.__table__)
+_BUILT: dict[str, Any] = {}
+
+
+def _statements() -> dict[str, Any]:
+    """The redemption path's statements, built once with bound parameters: building a statement
+    with literal values costs ~0.3 ms of CPU per call in SQLAlchemy 2.1, running a built one a
+    tenth. `take_stock` is the guarded UPDATE that takes one unit (and row-locks the reward);
+    RETURNING hands back the new counts so that nothing has to be re-read."""
+    if not _BUILT:
+        rewards_t = cast(Table, Reward.__table__)
+        _BUILT["by_key"] = select(Redemption).where(Redemption.idempotency_key == bindparam("key"))
+        _BUILT["take_stock"] = (
+            update(rewards_t)
+            .where(rewards_t.c.id == bindparam("reward"), rewards_t.c.stock.is_(None) | (rewards_t.c.stock > 0))
+            .values(stock=rewards_t.c.stock - 1, redeemed_count=rewards_t.c.redeemed_count + 1)
+            .returning(rewards_t.c.stock, rewards_t.c.redeemed_count))
+        _BUILT["new_redemption"] = prebuilt_insert(_REDEMPTIONS, "").returning(_REDEMPTIONS.c.id)
+        # consumed exactly once: only an issued, unexpired voucher matches
+        now = bindparam("b_now", type_=_VOUCHERS.c.consumed_at.type)
+        reward_name = (select(rewards_t.c.name).where(rewards_t.c.id == _VOUCHERS.c.reward_id)
+                       .scalar_subquery())
+        _BUILT["consume"] = (
+            update(_VOUCHERS)
+            .where(_VOUCHERS.c.code == bindparam("b_code"), _VOUCHERS.c.status == "issued",
+                   _VOUCHERS.c.expires_at > now)
+            .values(status="consumed", consumed_at=now, consumed_by=bindparam("b_by"),
+                    store=bindparam("b_store"), order_ref=bindparam("b_order_ref"), closed_at=now)
+            .returning(*[_VOUCHERS.c[name] for name in _VOUCHER_COLUMNS], reward_name))
+    return _BUILT
 
 
 def get_redemption(session: Session, redemption_id: int) -> RedemptionRead:
@@ -442,25 +485,36 @@ def consume_voucher(
     A second consume, a cancelled or an expired voucher raises InvalidState naming `code`."""
     canon = _canonical(code)
     now = clock.now()
-    used = _changed(session, update(Voucher)
-                    .where(Voucher.code == canon, Voucher.status == "issued", Voucher.expires_at > now)
-                    .values(status="consumed", consumed_at=now, consumed_by=actor.label, store=store,
-                            order_ref=order_ref, closed_at=now))
-    v = _voucher_by_code(session, canon)
-    if used != 1:
+    stmts = _statements()
+    row = session.execute(stmts["consume"], {"b_code": canon, "b_now": now, "b_by": actor.label, "b_store": store,
+                                             "b_order_ref": order_ref}).first()
+    if row is None:
+        v = _voucher_by_code(session, canon)
         session.refresh(v)
         raise InvalidState(f"code: voucher {canon} cannot be used: {_unusable_reason(v, now)}", field="code",
                            details={"status": v.status})
-    session.refresh(v)
-    audit.record(session, actor=actor, action="voucher.consume", target_type="voucher", target_id=v.id,
-                 before={"status": "issued"},
-                 after={"status": "consumed", "store": store, "order_ref": order_ref, "code": v.code})
-    reward = _reward_row(session, v.reward_id)
-    _timeline(session, customer_id=v.customer_id, kind="voucher", occurred_at=now, actor=actor,
-              summary=f"Voucher {v.code} used for {reward.name}" + (f" in {store}" if store else ""),
-              source_type="voucher", source_id=str(v.id),
-              data={"voucher": v.code, "store": store, "order_ref": order_ref})
-    return VoucherRead.model_validate(v)
+    # the voucher and its reward's name from the guarded UPDATE's RETURNING: no re-read
+    *columns, reward_name = row
+    voucher = VoucherRead.model_validate(dict(zip(_VOUCHER_COLUMNS, columns, strict=True)))
+    loaded = session.identity_map.get(session.identity_key(Voucher, voucher.id))
+    if loaded is not None:  # changed by a Core UPDATE: a copy in this session is stale
+        session.expire(loaded)
+    execute_together(session, [
+        audit.record_statement(actor=actor, action="voucher.consume", target_type="voucher", target_id=voucher.id,
+                               before={"status": "issued"},
+                               after={"status": "consumed", "store": store, "order_ref": order_ref,
+                                      "code": voucher.code}),
+        interactions.insert_statement([dict(
+            customer_id=voucher.customer_id, kind="voucher", channel="system", direction="internal",
+            occurred_at=now, actor=actor,
+            summary=f"Voucher {voucher.code} used for {reward_name}" + (f" in {store}" if store else ""),
+            source_type="voucher", source_id=str(voucher.id),
+            data={"voucher": voucher.code, "store": store, "order_ref": order_ref})]),
+    ])
+    return voucher
+
+
+_VOUCHER_COLUMNS = tuple(VoucherRead.model_fields)
 
 
 def list_vouchers(session: Session, customer_id: int, *, status: str | None = None) -> list[VoucherRead]:
