@@ -55,7 +55,7 @@ from loyalist.customers import service as customers
 from loyalist.db import Base
 from loyalist.errors import Conflict, DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from loyalist.events import service
-from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate
+from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate_plain, order_rules
 from loyalist.events.models import EarningRule, Event
 from loyalist.events.models import RuleAward as RuleAwardRow
 from loyalist.events.schemas import EVENT_TYPE_RE, EventIn
@@ -486,6 +486,7 @@ class Importer:
         self.now = clock.now()
         self.ids = IdAllocator(session)
         self.rules = service.active_rule_specs(session)
+        self.ordered_rules = order_rules(self.rules)
         self.need_tier = service.rules_need_tier(self.rules)
         self.usage = MemUsage(session, self.rules)
         self.accounts: dict[tuple[int, str], int] = {}
@@ -730,7 +731,7 @@ class Importer:
             timeline_data["referred_customer_id"] = ev.resolved_referred
         if self.need_tier:
             facts.tier_code, facts.tier_multiplier = self.tier(cid)
-        awards, outcomes = evaluate(self.rules, facts, self.usage)
+        awards, outcomes = evaluate_plain(self.ordered_rules, facts, self.usage)
         per_customer: dict[int, int] = {}
         month = local_day.strftime("%Y-%m")
         if awards:
@@ -761,7 +762,7 @@ class Importer:
             "event_id": event_id, "type": ev.type, "source": ev.source, "idempotency_key": ev.key,
             "customer_id": cid, "occurred_at": ev.occurred_at.isoformat().replace("+00:00", "Z"), "points": points,
             "awards": [{"customer_id": c, "points": p} for c, p in per_customer.items()], "clawed_back": 0,
-            "rules": [dict(o.__dict__) for o in outcomes], "purchase_id": purchase_id,
+            "rules": outcomes, "purchase_id": purchase_id,
             "ledger_entry_ids": entry_ids,
         }
         b.events.append({"id": event_id, "source": ev.source, "idempotency_key": ev.key, "type": ev.type,
