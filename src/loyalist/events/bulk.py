@@ -767,8 +767,8 @@ class Importer:
         # byte for byte, with each rule's outcome encoded once per distinct value (most rules
         # give the same "not fired" verdict event after event).
         outcome = RawJSON(f'{head[:-1]},"rules":[{",".join(map(_outcome_json, outcomes))}],'
-                          f'"purchase_id":{_ENCODER.encode(purchase_id)},'
-                          f'"ledger_entry_ids":{_ENCODER.encode(entry_ids)}}}')
+                          f'"purchase_id":{"null" if purchase_id is None else int(purchase_id)},'
+                          f'"ledger_entry_ids":[{",".join(map(str, entry_ids))}]}}')
         b.events.append({"id": event_id, "source": ev.source, "idempotency_key": ev.key, "type": ev.type,
                          "customer_id": cid, "occurred_at": ev.occurred_at, "received_at": self.now,
                          "payload": ev.payload, "payload_hash": ev.digest, "points": points, "outcome": outcome})
