@@ -318,3 +318,15 @@ def test_plain_evaluation_equals_the_model_evaluation() -> None:
         assert plain == [m.model_dump() for m in models]
         assert [list(p) for p in plain] == [list(m.model_dump()) for m in models]
     assert any(p["fired"] for p in plain) and any(p["reason"] for p in plain)
+
+
+def test_memoised_money_text_keeps_the_sign_of_zero() -> None:
+    """0 and -0 are equal dict keys; the memoised formatters must still print each as before."""
+    from decimal import Decimal
+
+    from loyalist.events import bulk, engine
+
+    assert [engine._money(Decimal(v)) for v in ("0.0000", "-0.0000", "0", "19.0000", "19.00", "0.1250")] == \
+        ["0.00", "-0.00", "0.00", "19.00", "19.00", "0.125"]
+    assert [bulk._money_text(Decimal(v)) for v in ("0", "-0", "0.0000", "9.5", "9.50")] == \
+        ["0.0000", "-0.0000", "0.0000", "9.5000", "9.5000"]

@@ -919,9 +919,12 @@ _MONEY_TEXT: dict[Decimal, str] = {}
 
 def _money_text(v: Decimal | None) -> str | None:
     """MoneyType's stored text (4 places). Memoised by value: equal Decimals ("9.5", "9.50")
-    quantize to the same text, and an import repeats the same few prices and totals."""
+    quantize to the same text, and an import repeats the same few prices and totals. Not zero:
+    0 and -0 are equal keys but keep their own text."""
     if v is None:
         return None
+    if not v:
+        return str(v.quantize(MONEY_QUANTUM))
     out = _MONEY_TEXT.get(v)
     if out is None:
         if len(_MONEY_TEXT) > 100_000:

@@ -127,15 +127,26 @@ class RuleAward:
     points: int
 
 
-@lru_cache(maxsize=4096)
 def _money(value: Decimal) -> str:
-    """Amounts with cents (19.00); more places only when present (0.125)."""
+    """Amounts with cents (19.00); more places only when present (0.125). Memoised by value,
+    except zero: 0 and -0 are equal keys but print differently."""
+    return _money_nonzero(value) if value else _money_text(value)
+
+
+def _money_text(value: Decimal) -> str:
     return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else f"{value.normalize():f}"
 
 
-@lru_cache(maxsize=1024)
+_money_nonzero = lru_cache(maxsize=4096)(_money_text)
+
+
 def _num(value: Decimal) -> str:
-    """Factors and divisors without trailing zeros (2, 1.5)."""
+    """Factors and divisors without trailing zeros (2, 1.5); memoised like `_money`."""
+    return _num_nonzero(value) if value else f"{value.normalize():f}"
+
+
+@lru_cache(maxsize=1024)
+def _num_nonzero(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
