@@ -234,3 +234,34 @@ def test_import_counts_caps_and_tiers_recorded_before_it(session, actor, setting
         RuleAward.customer_id == customers.resolve_customer_id(session, external_id=f"{p}-1"))))
         for p in ("api", "bulk")}
     assert points["bulk"] == points["api"] == [10, 24, 50]
+
+
+def _outcomes(session, prefix: str) -> list[dict]:
+    """Each event's stored points and outcome, with the ids that differ between two imports of
+    the same history (event, purchase, entry and customer ids, key prefixes) taken out."""
+    out = []
+    for points, outcome in session.execute(select(Event.points, Event.outcome)
+                                           .where(Event.idempotency_key.like(f"{prefix}-%"))
+                                           .order_by(Event.idempotency_key)):  # ids: PostgreSQL allocates ahead
+        o = dict(outcome)
+        for k in ("event_id", "customer_id", "purchase_id", "ledger_entry_ids"):
+            o.pop(k)
+        o["idempotency_key"] = o["idempotency_key"].replace(f"{prefix}-", "")
+        o["awards"] = [a["points"] for a in o["awards"]]
+        o["rules"] = [{k: v for k, v in r.items() if k != "customer_id"} for r in o["rules"]]
+        out.append((points, list(outcome), o))
+    return out
+
+
+def test_bulk_stores_the_outcome_the_api_stores(session, actor, settings, rules, tmp_path) -> None:
+    """The bulk engine path builds plain outcome dicts and assembles the JSON text itself; what
+    it stores (points, every rule's verdict, arithmetic and reason, key order) is what the
+    per-event path stores for the same history."""
+    _api_path(session, actor, settings, rows_for("api"))
+    columns, first = bulk.read_file(write_csv(tmp_path / "e.csv", rows_for("bulk")))
+    bulk.import_events(session, columns=columns, actor=actor, settings=settings, first_line=first)
+    api, blk = _outcomes(session, "api"), _outcomes(session, "bulk")
+    assert len(api) == 7
+    assert blk == api
+    reasons = {r["reason"] for _, _, o in api for r in o["rules"]}
+    assert "event type 'purchase' not in ['review']" in reasons  # not-fired verdicts are stored too

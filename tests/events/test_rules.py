@@ -261,3 +261,72 @@ def test_parquet_import(session, make_customer, rule, actor, settings, tmp_path)
     columns, first = bulk.read_file(tmp_path / "e.parquet")
     report = bulk.import_events(session, columns=columns, actor=actor, settings=settings, first_line=first)
     assert (report.rows, report.events, report.created, report.points) == (2, 1, 1, 17)
+
+
+def test_plain_evaluation_equals_the_model_evaluation() -> None:
+    """`engine.evaluate_plain` (bulk import) and `engine.evaluate` (API, dry-run) give the same
+    awards and the same outcomes, field for field and in `RuleOutcome`'s key order."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from loyalist.events import engine
+
+    def spec(id_: int, name: str, kind: str, **kw):
+        row = dict(id=id_, name=name, kind=kind, event_types=kw.pop("event_types", ["purchase"]),
+                   priority=kw.pop("priority", 100), stacking=kw.pop("stacking", "stack"), active=True,
+                   starts_at=None, ends_at=None, conditions=kw.pop("conditions", {}), params=kw.pop("params", {}),
+                   cap_per_day=kw.pop("cap_per_day", None), cap_per_month=None, budget_total=None,
+                   pending_days=0, expiry_months=None)
+        return engine.RuleSpec.from_row(SimpleNamespace(**row))
+
+    rules = [
+        spec(1, "1/EUR", "points_per_amount", cap_per_day=30),
+        spec(2, "beans x2", "multiplier", params={"factor": "2"}, conditions={"categories": ["beans"]}),
+        spec(3, "tier", "multiplier", priority=50, params={"use_tier_multiplier": True}),
+        spec(4, "review", "fixed_points", event_types=["review"], params={"points": 25}),
+        spec(5, "store only", "fixed_points", params={"points": 5}, conditions={"stores": ["S9"]}),
+        spec(6, "big", "points_per_amount", priority=10, stacking="exclusive",
+             conditions={"min_amount": "100"}),
+    ]
+
+    class NoUsage:
+        def day_total(self, rule_id, customer_id, day):
+            return 7
+
+        def month_total(self, rule_id, customer_id, month):
+            return 0
+
+        def year_count(self, rule_id, customer_id, year):
+            return 0
+
+        def budget_used(self, rule_id):
+            return 0
+
+    lines = [engine.Line(sku="A", category="beans", net=Decimal("19.0000")),
+             engine.Line(sku="B", category="tea", net=Decimal("0.1250"))]
+    for facts in (
+        engine.Facts(type="purchase", customer_id=1, occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+                     local_day=date(2026, 1, 5), currency="EUR", net_amount=Decimal("19.125"), lines=lines,
+                     store="S1", tier_code="gold", tier_multiplier=Decimal("1.5")),
+        engine.Facts(type="review", customer_id=2, occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+                     local_day=date(2026, 1, 5)),
+    ):
+        awards, models = engine.evaluate(list(reversed(rules)), facts, NoUsage())
+        plain_awards, plain = engine.evaluate_plain(engine.order_rules(rules), facts, NoUsage())
+        assert plain_awards == awards
+        assert plain == [m.model_dump() for m in models]
+        assert [list(p) for p in plain] == [list(m.model_dump()) for m in models]
+    assert any(p["fired"] for p in plain) and any(p["reason"] for p in plain)
+
+
+def test_memoised_money_text_keeps_the_sign_of_zero() -> None:
+    """0 and -0 are equal dict keys; the memoised formatters must still print each as before."""
+    from decimal import Decimal
+
+    from loyalist.events import bulk, engine
+
+    assert [engine._money(Decimal(v)) for v in ("0.0000", "-0.0000", "0", "19.0000", "19.00", "0.1250")] == \
+        ["0.00", "-0.00", "0.00", "19.00", "19.00", "0.125"]
+    assert [bulk._money_text(Decimal(v)) for v in ("0", "-0", "0.0000", "9.5", "9.50")] == \
+        ["0.0000", "-0.0000", "0.0000", "9.5000", "9.5000"]

@@ -55,7 +55,7 @@ from loyalist.customers import service as customers
 from loyalist.db import Base
 from loyalist.errors import Conflict, DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from loyalist.events import service
-from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate
+from loyalist.events.engine import Facts, Line, RuleAward, RuleSpec, evaluate_plain, order_rules
 from loyalist.events.models import EarningRule, Event
 from loyalist.events.models import RuleAward as RuleAwardRow
 from loyalist.events.schemas import EVENT_TYPE_RE, EventIn
@@ -486,6 +486,7 @@ class Importer:
         self.now = clock.now()
         self.ids = IdAllocator(session)
         self.rules = service.active_rule_specs(session)
+        self.ordered_rules = order_rules(self.rules)
         self.need_tier = service.rules_need_tier(self.rules)
         self.usage = MemUsage(session, self.rules)
         self.accounts: dict[tuple[int, str], int] = {}
@@ -730,9 +731,9 @@ class Importer:
             timeline_data["referred_customer_id"] = ev.resolved_referred
         if self.need_tier:
             facts.tier_code, facts.tier_multiplier = self.tier(cid)
-        awards, outcomes = evaluate(self.rules, facts, self.usage)
+        awards, outcomes = evaluate_plain(self.ordered_rules, facts, self.usage)
         per_customer: dict[int, int] = {}
-        month = local_day.strftime("%Y-%m")
+        month = f"{local_day.year:04d}-{local_day.month:02d}"  # = strftime("%Y-%m"), without its cost
         if awards:
             award_ids = self.ids.take("rule_awards", len(awards))
             for a, aid in zip(awards, award_ids, strict=True):
@@ -757,13 +758,17 @@ class Importer:
                                    "source_type": "event", "source_id": str(event_id),
                                    "data": {"event_id": event_id, "event_type": ev.type, "points": pts,
                                             "referrer_customer_id": cid}})
-        outcome = {
+        head = _ENCODER.encode({
             "event_id": event_id, "type": ev.type, "source": ev.source, "idempotency_key": ev.key,
             "customer_id": cid, "occurred_at": ev.occurred_at.isoformat().replace("+00:00", "Z"), "points": points,
             "awards": [{"customer_id": c, "points": p} for c, p in per_customer.items()], "clawed_back": 0,
-            "rules": [dict(o.__dict__) for o in outcomes], "purchase_id": purchase_id,
-            "ledger_entry_ids": entry_ids,
-        }
+        })
+        # The JSON of {**head, "rules": outcomes, "purchase_id": ..., "ledger_entry_ids": ...},
+        # byte for byte, with each rule's outcome encoded once per distinct value (most rules
+        # give the same "not fired" verdict event after event).
+        outcome = RawJSON(f'{head[:-1]},"rules":[{",".join(map(_outcome_json, outcomes))}],'
+                          f'"purchase_id":{"null" if purchase_id is None else int(purchase_id)},'
+                          f'"ledger_entry_ids":[{",".join(map(str, entry_ids))}]}}')
         b.events.append({"id": event_id, "source": ev.source, "idempotency_key": ev.key, "type": ev.type,
                          "customer_id": cid, "occurred_at": ev.occurred_at, "received_at": self.now,
                          "payload": ev.payload, "payload_hash": ev.digest, "points": points, "outcome": outcome})
@@ -883,12 +888,54 @@ class RawJSON(str):
     """Already-encoded JSON (the canonical payload is encoded once, for its hash, and reused)."""
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(v, separators=...) builds per call
+
+
 def _json(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, RawJSON):
         return str(v)
-    return json.dumps(v, separators=(",", ":"))
+    return _ENCODER.encode(v)
+
+
+_OUTCOME_JSON: dict[tuple[Any, ...], str] = {}
+
+
+def _outcome_json(o: dict[str, Any]) -> str:
+    """`_ENCODER.encode(o)` for one rule outcome, memoised by its values (keys are always the
+    same, in `RuleOutcome`'s order; every value is a str, int, bool or None)."""
+    key = tuple(o.values())
+    out = _OUTCOME_JSON.get(key)
+    if out is None:
+        if len(_OUTCOME_JSON) > 100_000:
+            _OUTCOME_JSON.clear()
+        out = _OUTCOME_JSON[key] = _ENCODER.encode(o)
+    return out
+
+
+_MONEY_TEXT: dict[Decimal, str] = {}
+
+
+def _money_text(v: Decimal | None) -> str | None:
+    """MoneyType's stored text (4 places). Memoised by value: equal Decimals ("9.5", "9.50")
+    quantize to the same text, and an import repeats the same few prices and totals. Not zero:
+    0 and -0 are equal keys but keep their own text."""
+    if v is None:
+        return None
+    if not v:
+        return str(v.quantize(MONEY_QUANTUM))
+    out = _MONEY_TEXT.get(v)
+    if out is None:
+        if len(_MONEY_TEXT) > 100_000:
+            _MONEY_TEXT.clear()
+        out = _MONEY_TEXT[v] = str(v.quantize(MONEY_QUANTUM))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _sqlite_time_or_none(v: datetime | None) -> str | None:
+    return None if v is None else _sqlite_time(v)
 
 
 def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[Any], Any] | None]:
@@ -904,9 +951,9 @@ def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[A
         if isinstance(t, JSON):
             out.append(_json)
         elif isinstance(t, UTCDateTime):
-            out.append((lambda v: None if v is None else _sqlite_time(v)) if sqlite else None)
+            out.append(_sqlite_time_or_none if sqlite else None)
         elif isinstance(t, MoneyType):
-            out.append(lambda v: None if v is None else str(v.quantize(MONEY_QUANTUM)))
+            out.append(_money_text)
         elif isinstance(t, Date) and sqlite:
             out.append(lambda v: None if v is None else v.isoformat())
         elif isinstance(t, Boolean) and sqlite:
@@ -917,16 +964,14 @@ def _converters(table: Table, cols: list[str], sqlite: bool) -> list[Callable[[A
 
 
 def _tuples(table: Table, rows: list[dict[str, Any]], sqlite: bool) -> tuple[list[str], list[Sequence[Any]]]:
+    """Rows as driver tuples, built column by column (`map` of each column's converter, then one
+    `zip`): a Python loop per row and per converted value cost a quarter of the import."""
     cols = list(rows[0])
-    convs = [(i, f) for i, f in enumerate(_converters(table, cols, sqlite)) if f is not None]
-    get = itemgetter(*cols)
-    data: list[Sequence[Any]] = []
-    for row in rows:
-        values = list(get(row)) if len(cols) > 1 else [get(row)]
-        for i, f in convs:
-            values[i] = f(values[i])
-        data.append(values)
-    return cols, data
+    columns: list[Iterable[Any]] = []
+    for c, f in zip(cols, _converters(table, cols, sqlite), strict=True):
+        values = list(map(itemgetter(c), rows))
+        columns.append(values if f is None else map(f, values))
+    return cols, list(zip(*columns, strict=True))
 
 
 def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
