@@ -132,7 +132,8 @@ async def load(base: str, key: str, clients: int, seconds: float, customers: int
 def http_phase(url: str, key: str, seconds: float, customers: int, workers: int = 1) -> list[dict[str, float]]:
     port = free_port()
     env = {**os.environ, "LOYALIST_DATABASE_URL": url,
-           "LOYALIST_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"}
+           "LOYALIST_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+           "LOYALIST_WARM_DASHBOARD": "false"}  # the bench measures accruals only
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "loyalist.api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning", "--no-access-log", "--workers", str(workers)], env=env)

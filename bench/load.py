@@ -121,7 +121,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LOYALIST_DATABASE_URL": url, "LOYALIST_SECRET_KEY": SECRET,
-               "LOYALIST_LOG_LEVEL": "WARNING", **(extra_env or {})}
+               "LOYALIST_LOG_LEVEL": "WARNING", "LOYALIST_WARM_DASHBOARD": "false", **(extra_env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "loyalist.api.asgi:app", "--host", "127.0.0.1", "--port",
              str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
                     "(changes made in the same process apply at once; 0 = always re-read)")
     demo_mode: bool = False
     sql_echo: bool = False
+    warm_dashboard: bool = Field(
+        default=True, description="Compute the console dashboard's figures in the background when a server "
+                                  "process starts, so the first view is a cache read")
     trust_forwarded_for: bool = Field(
         default=False, description="Take the client address from X-Forwarded-For (only behind your own proxy)")
     log_format: Literal["json", "text"] = Field(default="json", description="Log lines as JSON or plain text")

@@ -12,3 +12,7 @@ _settings = get_settings()
 check_production_ready(_settings)
 configure_logging(_settings.log_format, _settings.log_level)
 app = create_app(_settings)
+if _settings.warm_dashboard:
+    from loyalist.web import metrics
+
+    metrics.warm_in_background(app.state.engine, _settings.point_value)

@@ -107,4 +107,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"Customer portal: {base}/portal    (sign in as customer0@demo.loyalist.example; "
                       "demo mode shows the one-time code on screen)")
         console.print(f"API:             {base}/v1   docs: {base}/docs   metrics: {base}/metrics   (Ctrl+C stops)")
-        uvicorn.run(create_app(config.get_settings(), engine=engine), host=host, port=port, log_level="info")
+        settings = config.get_settings()
+        if settings.warm_dashboard:
+            from loyalist.web import metrics
+
+            metrics.warm_in_background(engine, settings.point_value)
+        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")

@@ -8,6 +8,7 @@ domain has not produced data say "no data yet" — they are never filled with pl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from loyalist import clock
 from loyalist.ledger import service as ledger
 
 TTL_SECONDS = 300.0
+_log = logging.getLogger(__name__)
 _cache: dict[str, tuple[float, Dashboard]] = {}
 _lock = threading.Lock()
 _computing: dict[str, threading.Lock] = {}
@@ -124,11 +126,23 @@ def _compute(session: Session, point_value: Any) -> Dashboard:
 
 
 def dashboard(session: Session, *, cache_key: str, point_value: Any, refresh: bool = False) -> Dashboard:
-    """The cached figures for this database (recomputed after TTL or on request)."""
+    """The cached figures for this database.
+
+    Stale figures (older than TTL) are answered at once while a background thread recomputes
+    them, so no page view after the first one pays the computation (the page shows when they
+    were computed); "Recompute now" (`refresh`) computes in the request. Only the very first
+    view after start-up waits — unless the server warmed the cache (`warm_in_background`)."""
     with _lock:
         hit = _cache.get(cache_key)
-        if hit is not None and not refresh and time.monotonic() - hit[0] < TTL_SECONDS:
+        if hit is not None and not refresh:
+            if time.monotonic() - hit[0] >= TTL_SECONDS:
+                _refresh_in_background(session.get_bind().engine, cache_key, point_value)
             return hit[1]
+    return _compute_and_store(session, cache_key, point_value, refresh=refresh)
+
+
+def _compute_and_store(session: Session, cache_key: str, point_value: Any, *, refresh: bool) -> Dashboard:
+    with _lock:
         computing = _computing.setdefault(cache_key, threading.Lock())
     with computing:  # one computation per database at a time; the others wait and reuse it
         with _lock:
@@ -139,6 +153,28 @@ def dashboard(session: Session, *, cache_key: str, point_value: Any, refresh: bo
         with _lock:
             _cache[cache_key] = (time.monotonic(), result)
         return result
+
+
+def _refresh_in_background(engine: Any, cache_key: str, point_value: Any) -> None:
+    """Recompute in a daemon thread with its own session, unless a computation is running."""
+    computing = _computing.setdefault(cache_key, threading.Lock())
+    if computing.locked():
+        return
+
+    def run() -> None:
+        try:
+            with Session(engine) as own:
+                _compute_and_store(own, cache_key, point_value, refresh=True)
+        except Exception:  # a failed refresh keeps the old figures; the next view tries again
+            _log.exception("dashboard refresh failed")
+
+    threading.Thread(target=run, name="dashboard-refresh", daemon=True).start()
+
+
+def warm_in_background(engine: Any, point_value: Any) -> None:
+    """Compute the figures once in the background at start-up (`loyalist demo`, `loyalist serve`),
+    so that the first dashboard view is a cache read too. Same key as the console route uses."""
+    _refresh_in_background(engine, str(engine.url), point_value)
 
 
 def clear_cache() -> None:
