@@ -192,3 +192,31 @@ def test_another_customer_enumerating_ids_reaches_nothing(world, sign_in, sessio
         assert [e.kind for e in cases.list_events(s, mine.id) if e.kind == "customer_reply"] == []
         assert offers.rsvp_summary(s, party.id).rsvps == []
         assert [p.survey_id for p in surveys.pending_for_customer(s, customer_id=world.alice)] == [survey_id]
+
+
+def test_offers_are_paged_newest_first(world, sign_in, session_factory) -> None:
+    """A customer with many offers gets them a page at a time from the database, newest first."""
+    from loyalist.offers import service as offers
+    from loyalist.offers.schemas import OfferCreate
+    from loyalist.portal.care_routes import OFFERS_PAGE
+    from loyalist.types import Actor
+
+    staff = Actor(kind="staff", id=None, name="t", role="admin")
+    count = OFFERS_PAGE + 3
+    with session_factory() as s, s.begin():
+        offer = offers.create_offer(s, actor=staff, data=OfferCreate(name="Weekly treat", kind="generic",
+                                                                     reward_type="points", points=5,
+                                                                     per_customer_limit=100))
+        issued = [offers.issue_offer(s, offer_id=offer.id, customer_id=world.alice, actor=staff,
+                                     issue_key=f"w{i}") for i in range(count)]
+    client = sign_in("alice@example.com", world.alice)
+    first = client.get("/portal/offers")
+    assert first.status_code == 200
+    assert first.text.count('action="/portal/offers/') == OFFERS_PAGE  # one claim form per shown offer
+    assert f"/portal/offers/{issued[-1].id}/claim" in first.text  # newest first
+    assert f"/portal/offers/{issued[0].id}/claim" not in first.text
+    assert "/portal/offers?page_no=2" in first.text
+    second = client.get("/portal/offers?page_no=2")
+    assert second.text.count('action="/portal/offers/') == 3
+    assert f"/portal/offers/{issued[0].id}/claim" in second.text
+    assert "/portal/offers?page_no=3" not in second.text and "/portal/offers?page_no=1" in second.text

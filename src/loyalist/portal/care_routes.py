@@ -169,14 +169,21 @@ async def survey_submit(request: Request, session: SessionDep, survey_id: int) -
 
 # --------------------------------------------------------------------------- personal offers
 
-def _offers(request: Request, session: SessionDep, me, **extra) -> Response:  # type: ignore[no-untyped-def]
-    return page(request, "offers.html", language=me.language, me=me,
-                offers=offers.list_customer_offers(session, me.customer_id), **extra)
+OFFERS_PAGE = 20
+
+
+def _offers(request: Request, session: SessionDep, me, page_no: int = 1, **extra) -> Response:  # type: ignore[no-untyped-def]
+    """Newest first, paged in the database (one row more than shown tells whether a next page exists)."""
+    page_no = max(1, min(page_no, 10**6))
+    rows = offers.list_customer_offers(session, me.customer_id, limit=OFFERS_PAGE + 1,
+                                       offset=(page_no - 1) * OFFERS_PAGE)
+    return page(request, "offers.html", language=me.language, me=me, offers=rows[:OFFERS_PAGE], page_no=page_no,
+                has_next=len(rows) > OFFERS_PAGE, **extra)
 
 
 @router.get("/offers")
-def offer_list(request: Request, session: SessionDep) -> Response:
-    return _offers(request, session, current(request, session))
+def offer_list(request: Request, session: SessionDep, page_no: int = 1) -> Response:
+    return _offers(request, session, current(request, session), page_no=page_no)
 
 
 @router.post("/offers/{issue_id}/claim")
