@@ -8,11 +8,9 @@ raising one needs a reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
+from tests.statements import statements
 
 from loyalist.customers import service as customers
 from loyalist.events import service
@@ -33,20 +31,6 @@ MAX_STATEMENTS_PER_ACCRUAL = {"sqlite": 21, "postgresql": 12}
 # ledger.earn for a customer with accounts: accounts, lock, entry, postings, balance, lot,
 # movement, timeline, audit on SQLite; accounts, the CTE statement, timeline + audit on PostgreSQL.
 MAX_STATEMENTS_PER_EARN = {"sqlite": 9, "postgresql": 3}
-
-
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _purchase(n: int) -> dict[str, str]:

@@ -7,12 +7,10 @@ regression guard. The numbers are what the path needs today; raising one needs a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event
 from tests.ledger.helpers import T0, assert_consistent
+from tests.statements import statements
 
 from loyalist.ledger import service as ledger
 
@@ -21,20 +19,6 @@ from loyalist.ledger import service as ledger
 # entry (ON CONFLICT DO NOTHING), guarded balance UPDATE, RELEASE; then postings, lot update,
 # movements, timeline and audit: one statement of CTEs on PostgreSQL, five on SQLite.
 MAX_STATEMENTS_PER_REDEMPTION = {"sqlite": 13, "postgresql": 9}
-
-
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_pos_redemption_stays_under_the_statement_budget(engine, session, actor, customer_id, frozen) -> None:

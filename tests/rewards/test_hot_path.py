@@ -7,11 +7,9 @@ regression guard. The numbers are what the paths need today; raising one needs a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 from tests.rewards.conftest import balance, make_customer, make_reward
+from tests.statements import statements
 
 from loyalist.audit.models import AuditEntry
 from loyalist.interactions.models import Interaction
@@ -25,20 +23,6 @@ from loyalist.rewards import service
 MAX_STATEMENTS_PER_REWARD_REDEMPTION = {"sqlite": 23, "postgresql": 18}
 # Voucher use: the guarded UPDATE ... RETURNING (with the reward's name), then audit + timeline.
 MAX_STATEMENTS_PER_VOUCHER_USE = {"sqlite": 3, "postgresql": 2}
-
-
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_reward_redemption_and_voucher_use_stay_under_the_statement_budget(engine, session, actor) -> None:
