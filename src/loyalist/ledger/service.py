@@ -587,16 +587,6 @@ def earn(
         return _replay_or_raise(session, source, idempotency_key, payload_hash, InvalidState(
             f"customer {customer_id} is {status}; points go to the surviving profile", field="customer_id"))
     pending = available_at is not None and available_at > now
-    if not pending and session.get_bind().dialect.name == "postgresql":
-        return _earn_in_one_statement(
-            session, customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
-            idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
-            reference_id=reference_id, payload=payload, occurred_at=occurred_at, now=now, expires_at=expires_at,
-            available_at=available_at, accounts=accounts, counterparty=counterparty, actor=actor,
-            record_timeline=record_timeline, channel=channel)
-    balance = int(session.execute(
-        select(LedgerAccount.balance).where(LedgerAccount.id == accounts.available).with_for_update()
-    ).scalar_one())
     entry = LedgerEntry(
         customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
         idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
@@ -604,6 +594,13 @@ def earn(
         counterparty_customer_id=None, occurred_at=occurred_at or now, created_at=now,
         data={"payload": audit.jsonable(payload)} if payload else None, **_actor_values(actor),
     )
+    if not pending and session.get_bind().dialect.name == "postgresql":
+        return _earn_in_one_statement(session, entry, expires_at=expires_at, available_at=available_at,
+                                      accounts=accounts, counterparty=counterparty, actor=actor,
+                                      record_timeline=record_timeline, channel=channel)
+    balance = int(session.execute(
+        select(LedgerAccount.balance).where(LedgerAccount.id == accounts.available).with_for_update()
+    ).scalar_one())
     values = {c.key: getattr(entry, c.key) for c in _ENTRIES.columns if c.key != "id"}
     entry_id = insert_once(session, _ENTRIES, values, unique=["source", "idempotency_key"])
     if entry_id is None:  # the key was used first (by a concurrent writer, as we checked nothing before)
@@ -632,16 +629,23 @@ def earn(
     _audit(session, entry, actor)
     if not pending and balance < 0:
         return _entry_read(session, session.get(LedgerEntry, entry_id))  # type: ignore[arg-type]
-    # Everything the entry holds is known here: no read-back (what get_entry returns, field by field).
+    return _credit_read(entry, actor=actor, target_code=codes[target], counterparty_code=codes[counterparty],
+                        lot_id=lot_id, lot_available_at=lot_available_at, expires_at=expires_at)
+
+
+def _credit_read(entry: LedgerEntry, *, actor: Actor, target_code: str, counterparty_code: str, lot_id: int,
+                 lot_available_at: datetime, expires_at: datetime | None) -> EntryRead:
+    """A new credit's answer built from what was written — no read-back; field by field what
+    `get_entry` returns (the tests compare the two)."""
     return EntryRead(
-        id=entry_id, customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
-        idempotency_key=idempotency_key, reference_type=entry.reference_type, reference_id=entry.reference_id,
-        reverses_entry_id=None, reversed_by_entry_id=None, counterparty_customer_id=None,
-        actor=f"{actor.kind}:{actor.id if actor.id is not None else actor.name}", occurred_at=entry.occurred_at,
-        created_at=now, data=entry.data,
-        postings=[PostingRead(account=codes[target], amount=points),
-                  PostingRead(account=codes[counterparty], amount=-points)],
-        lots=[LotMovementRead(lot_id=lot_id, kind="earn", points=points, lot_earned_entry_id=entry_id,
+        id=entry.id, customer_id=entry.customer_id, kind=entry.kind, points=entry.points, reason=entry.reason,
+        source=entry.source, idempotency_key=entry.idempotency_key, reference_type=entry.reference_type,
+        reference_id=entry.reference_id, reverses_entry_id=None, reversed_by_entry_id=None,
+        counterparty_customer_id=None, actor=f"{actor.kind}:{actor.id if actor.id is not None else actor.name}",
+        occurred_at=entry.occurred_at, created_at=entry.created_at, data=entry.data,
+        postings=[PostingRead(account=target_code, amount=entry.points),
+                  PostingRead(account=counterparty_code, amount=-entry.points)],
+        lots=[LotMovementRead(lot_id=lot_id, kind="earn", points=entry.points, lot_earned_entry_id=entry.id,
                               available_at=lot_available_at, expires_at=expires_at)],
     )
 
@@ -692,9 +696,7 @@ def _earn_statement() -> Any:
 
 
 def _earn_in_one_statement(
-    session: Session, *, customer_id: int, kind: str, points: int, reason: str, source: str, idempotency_key: str,
-    payload_hash: str, reference_type: str | None, reference_id: str | None, payload: dict[str, Any] | None,
-    occurred_at: datetime | None, now: datetime, expires_at: datetime | None, available_at: datetime | None,
+    session: Session, entry: LedgerEntry, *, expires_at: datetime | None, available_at: datetime | None,
     accounts: _Accounts, counterparty: int, actor: Actor, record_timeline: bool, channel: str,
 ) -> EntryRead:
     """The spendable credit on PostgreSQL: entry, both postings, the balance change (which also
@@ -705,22 +707,17 @@ def _earn_in_one_statement(
     DO NOTHING`); when the key is taken nothing else is written and the replay path answers. The
     UPDATE returns the new balance, so a customer in debt (balance before < 0) still has the debt
     recovered from this credit's lot, exactly as `earn` does after its own writes."""
-    entry = LedgerEntry(
-        customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
-        idempotency_key=idempotency_key, payload_hash=payload_hash, reference_type=reference_type,
-        reference_id=None if reference_id is None else str(reference_id), reverses_entry_id=None,
-        counterparty_customer_id=None, occurred_at=occurred_at or now, created_at=now,
-        data={"payload": audit.jsonable(payload)} if payload else None, **_actor_values(actor),
-    )
+    customer_id, kind, points, reason = entry.customer_id, entry.kind, entry.points, entry.reason
+    now = entry.created_at
     lot_available_at = available_at or now
     params = {f"e_{c.key}": getattr(entry, c.key) for c in _ENTRIES.columns if c.key != "id"}
     params.update(account=accounts.available, counterparty=counterparty, points=points, minus_points=-points,
                   lot_available_at=lot_available_at, lot_expires_at=expires_at, now=now)
     row = session.execute(_earn_statement(), params).first()
     if row is None:  # the key was used first (by a concurrent writer, as we checked nothing before)
-        winner = _find_entry(session, source, idempotency_key)
+        winner = _find_entry(session, entry.source, entry.idempotency_key)
         assert winner is not None
-        return _replay(session, winner, payload_hash)
+        return _replay(session, winner, entry.payload_hash)
     entry_id, lot_id, balance_after = int(row[0]), int(row[1]), int(row[2])
     entry.id = entry_id
     in_debt = balance_after - points < 0
@@ -743,17 +740,9 @@ def _earn_in_one_statement(
     execute_together(session, trailing)
     if in_debt:
         return _entry_read(session, session.get(LedgerEntry, entry_id))  # type: ignore[arg-type]
-    return EntryRead(
-        id=entry_id, customer_id=customer_id, kind=kind, points=points, reason=reason, source=source,
-        idempotency_key=idempotency_key, reference_type=entry.reference_type, reference_id=entry.reference_id,
-        reverses_entry_id=None, reversed_by_entry_id=None, counterparty_customer_id=None,
-        actor=f"{actor.kind}:{actor.id if actor.id is not None else actor.name}", occurred_at=entry.occurred_at,
-        created_at=now, data=entry.data,
-        postings=[PostingRead(account=_customer_code(customer_id, "available"), amount=points),
-                  PostingRead(account=CREDIT_ACCOUNTS[kind], amount=-points)],
-        lots=[LotMovementRead(lot_id=lot_id, kind="earn", points=points, lot_earned_entry_id=entry_id,
-                              available_at=lot_available_at, expires_at=expires_at)],
-    )
+    return _credit_read(entry, actor=actor, target_code=_customer_code(customer_id, "available"),
+                        counterparty_code=CREDIT_ACCOUNTS[kind], lot_id=lot_id, lot_available_at=lot_available_at,
+                        expires_at=expires_at)
 
 
 def _replay_or_raise(session: Session, source: str, key: str, payload_hash: str, error: Exception) -> EntryRead:
