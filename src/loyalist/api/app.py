@@ -65,6 +65,14 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def warm_dashboard(app: FastAPI) -> None:
+    """Start computing the console dashboard's figures in the background when a server process
+    starts (`LOYALIST_WARM_DASHBOARD`), so its first view is a cache read (see web.metrics)."""
+    from loyalist.web import metrics
+
+    metrics.warm_in_background(app.state.engine, app.state.settings.point_value)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)

@@ -4,7 +4,7 @@ This is the production entry, so it refuses unsafe settings (a default secret ke
 mode) before serving anything, and sets up structured logging.
 """
 
-from loyalist.api.app import create_app
+from loyalist.api.app import create_app, warm_dashboard
 from loyalist.api.observability import configure_logging
 from loyalist.config import check_production_ready, get_settings
 
@@ -13,6 +13,4 @@ check_production_ready(_settings)
 configure_logging(_settings.log_format, _settings.log_level)
 app = create_app(_settings)
 if _settings.warm_dashboard:
-    from loyalist.web import metrics
-
-    metrics.warm_in_background(app.state.engine, _settings.point_value)
+    warm_dashboard(app)

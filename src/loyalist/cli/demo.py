@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             return
         import uvicorn
 
-        from loyalist.api.app import create_app
+        from loyalist.api.app import create_app, warm_dashboard
 
         base = f"http://{host}:{port}"
         console.print(f"Staff console:   {base}/console   (log in with a staff login above)")
@@ -108,8 +108,7 @@ def register(app: typer.Typer) -> None:
                       "demo mode shows the one-time code on screen)")
         console.print(f"API:             {base}/v1   docs: {base}/docs   metrics: {base}/metrics   (Ctrl+C stops)")
         settings = config.get_settings()
+        app = create_app(settings, engine=engine)
         if settings.warm_dashboard:
-            from loyalist.web import metrics
-
-            metrics.warm_in_background(engine, settings.point_value)
-        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+            warm_dashboard(app)
+        uvicorn.run(app, host=host, port=port, log_level="info")
