@@ -8,10 +8,14 @@ raising one needs a reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 from tests.statements import statements
 
+from loyalist import clock
 from loyalist.customers import service as customers
 from loyalist.events import service
 from loyalist.events.schemas import RuleCreate
@@ -31,6 +35,16 @@ MAX_STATEMENTS_PER_ACCRUAL = {"sqlite": 21, "postgresql": 12}
 # ledger.earn for a customer with accounts: accounts, lock, entry, postings, balance, lot,
 # movement, timeline, audit on SQLite; accounts, the CTE statement, timeline + audit on PostgreSQL.
 MAX_STATEMENTS_PER_EARN = {"sqlite": 9, "postgresql": 3}
+
+
+@pytest.fixture(autouse=True)
+def _midday() -> Iterator[None]:
+    """Fix the clock at midday: in the last hour before UTC midnight a live purchase also takes
+    the rolling-spend lock and reads the windows (2 more statements on PostgreSQL; see
+    purchases/summary._rolling_windows), so an unfrozen run between 23:00 and 24:00 UTC would
+    measure that rarer path against the common one's budget."""
+    with clock.frozen_at(datetime(2026, 6, 1, 12, 0, tzinfo=UTC)):
+        yield
 
 
 def _purchase(n: int) -> dict[str, str]:
