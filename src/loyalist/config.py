@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         description="How long a process reuses earning rules and API-key checks before re-reading them "
                     "(changes made in the same process apply at once; 0 = always re-read)")
     demo_mode: bool = False
+    api_threads: int = Field(default=40, ge=1, le=256,
+                             description="Worker threads per API process running endpoints (database work)")
     sql_echo: bool = False
     warm_dashboard: bool = Field(
         default=True, description="Compute the console dashboard's figures in the background when a server "

@@ -11,10 +11,12 @@ import pkgutil
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+import anyio.to_thread
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
@@ -65,6 +67,57 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+class RequestContextMiddleware:
+    """Request id, access log and metrics around every request, as plain ASGI.
+
+    Why not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs the rest of the app in
+    a second task and streams the response through a memory channel, which cost a measurable part
+    of each request's CPU (bench/ledger.py; docs/events.md). This class only wraps `send` to learn
+    the status and add the X-Request-ID header, and sets the request id in a context variable the
+    audit log reads (the endpoint's worker thread inherits it).
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Awaitable[Any]],
+                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if _path_id_beyond_bigint(request):  # no row can have such an id: the thing does not exist
+            await JSONResponse(status_code=404, content={"error": {
+                "code": "not_found", "message": "no such id (beyond the largest possible)", "field": None}})(
+                scope, receive, send)
+            return
+        refused = _refused_query_parameter(request)
+        if refused is not None:
+            name, why = refused
+            await JSONResponse(status_code=422, content={"error": {
+                "code": "validation_failed", "message": f"{name}: {why}", "field": name}})(scope, receive, send)
+            return
+        offered = request.headers.get("x-request-id", "")
+        rid = offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        rid_header = (b"x-request-id", rid.encode("ascii"))
+        status = 500
+
+        async def send_with_request_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        token = current_request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            current_request_id.reset(token)
+            observe(scope, scope["method"], status, started, rid, scope.get("state", {}).get("actor"))
+
+
 def warm_dashboard(app: FastAPI) -> None:
     """Start computing the console dashboard's figures in the background when a server process
     starts (`LOYALIST_WARM_DASHBOARD`), so its first view is a cache read (see web.metrics)."""
@@ -73,10 +126,24 @@ def warm_dashboard(app: FastAPI) -> None:
     metrics.warm_in_background(app.state.engine, app.state.settings.point_value)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the worker-thread pool that runs the (synchronous) endpoints (`LOYALIST_API_THREADS`).
+
+    Why a setting: fewer threads mean less GIL and pool contention under many clients, more
+    threads mean a slow endpoint (an export, a report) blocks fewer others. 8 and 40 measured
+    alike for accruals with 32 clients on the 2-core machine (docs/events.md), so the default stays
+    AnyIO's 40; requests beyond it wait on the event loop.
+    """
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.api_threads
+    yield
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     app = FastAPI(
+        lifespan=_lifespan,
         title="Loyalist API",
         version=loyalist.__version__,
         description="Customer loyalty and retention: customers, events, points ledger, rewards, tiers.",
@@ -86,30 +153,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Carry a request id into the audit log, the access log and the response; measure."""
-        if _path_id_beyond_bigint(request):  # no row can have such an id: the thing does not exist
-            return JSONResponse(status_code=404, content={"error": {
-                "code": "not_found", "message": "no such id (beyond the largest possible)", "field": None}})
-        refused = _refused_query_parameter(request)
-        if refused is not None:
-            name, why = refused
-            return JSONResponse(status_code=422, content={"error": {
-                "code": "validation_failed", "message": f"{name}: {why}", "field": name}})
-        offered = request.headers.get("x-request-id", "")
-        rid = offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-        token = current_request_id.set(rid)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        finally:
-            current_request_id.reset(token)
-            observe(request.scope, request.method, status, started, rid, getattr(request.state, "actor", None))
-        response.headers["X-Request-ID"] = rid
-        return response
+    app.add_middleware(RequestContextMiddleware)
 
     for info in sorted(pkgutil.iter_modules(routes_pkg.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"loyalist.api.routes.{info.name}")

@@ -89,6 +89,15 @@ def forget_api_keys(*_args: object) -> None:
     _KEY_CACHE.clear()
 
 
+def remembered_api_key(key: str, *, database: str, max_age: float) -> Actor | None:
+    """The actor of a key checked less than `max_age` seconds ago, else None; no I/O, so the
+    API can ask on its event loop and go to a thread only when the database must be read."""
+    hit = _KEY_CACHE.get((database, _hash_key(key)))
+    if hit is not None and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    return None
+
+
 def authenticate_api_key_cached(open_session: Callable[[], Session], key: str, *, database: str,
                                 max_age: float) -> Actor:
     """`authenticate_api_key` in a session of its own, remembered for `max_age` seconds (see the
