@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--database", type=Path, default=None)
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument("--no-settle", action="store_true",
+                        help="skip loyalist.runtime.settle_heap (what `loyalist demo` does before serving)")
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory()
     path = args.database or Path(folder.name) / "demo.db"
@@ -70,6 +72,10 @@ def main() -> None:
     metrics.warm_in_background(engine, settings.point_value)
     app = create_app(settings, engine=engine)
     client = TestClient(app)
+    if not args.no_settle:
+        from loyalist.runtime import settle_heap
+
+        settle_heap()
     email, password = "admin@demo.loyalist.example", "demo-admin-password"  # the demo's admin login
     login = client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)

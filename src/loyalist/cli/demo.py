@@ -101,6 +101,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from loyalist.api.app import create_app, warm_dashboard
+        from loyalist.runtime import settle_heap
 
         base = f"http://{host}:{port}"
         console.print(f"Staff console:   {base}/console   (log in with a staff login above)")
@@ -111,4 +112,5 @@ def register(app: typer.Typer) -> None:
         app = create_app(settings, engine=engine)
         if settings.warm_dashboard:
             warm_dashboard(app)
+        settle_heap()
         uvicorn.run(app, host=host, port=port, log_level="info")
