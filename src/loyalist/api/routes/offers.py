@@ -118,8 +118,10 @@ def redeem(code: str, body: RedeemCodeRequest, session: SessionDep,
 
 @router.get("/customers/{customer_id}/offers", response_model=list[CustomerOffer])
 def customer_offers(customer_id: int, session: SessionDep, actor: Annotated[Actor, Permit("offers:read")],
-                    status: Literal["issued", "redeemed", "expired", "void"] | None = None) -> list[CustomerOffer]:
-    return service.list_customer_offers(session, customer_id, status=status)
+                    status: Literal["issued", "redeemed", "expired", "void"] | None = None, limit: int = 100,
+                    offset: int = 0) -> list[CustomerOffer]:
+    """The customer's offers, newest first, a page of `limit` (1-1000) from `offset`."""
+    return service.list_customer_offers(session, customer_id, status=status, limit=limit, offset=offset)
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=list[Recommendation])
