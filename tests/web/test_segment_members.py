@@ -120,3 +120,52 @@ def test_members_and_search_results_page(console_as, session_factory) -> None:
     assert [int(x) for x in re.findall(r'id="f-rm-(\d+)"', second.text)] == [ids[25]]
     assert [int(x) for x in re.findall(r'id="f-add-(\d+)"', second.text)] == [ids[26]]
     assert "21–27 of 27" in second.text
+
+
+def test_import_members_from_a_csv_file_and_pasted_ids(console_as, session_factory) -> None:
+    seg_id, ids = _setup(session_factory, n=4)
+    c = console_as("manager")
+    page = c.get(f"/console/segments/{seg_id}")
+    assert 'id="f-import-file"' in page.text and 'enctype="multipart/form-data"' in page.text
+    token = csrf_of(page.text)
+    shop_export = "name,external_id,points\nVera,SHOP-0,10\nVera,SHOP-2,5\n\nGhost,NOPE-9,0\nVera,SHOP-0,10\n"
+    imported = c.post(f"/console/segments/{seg_id}/members/import",
+                      data={"csrf_token": token, "external_ids": "SHOP-3\n"},
+                      files={"file": ("export.csv", shop_export.encode("utf-8-sig"), "text/csv")},
+                      follow_redirects=False)
+    assert imported.status_code == 303, imported.text
+    assert sorted(_members(session_factory, seg_id)) == [ids[0], ids[2], ids[3]]
+    shown = c.get(imported.headers["location"]).text
+    assert "3 added; 1 not found among active customers: NOPE-9; 3 members now." in shown
+    assert _audit(session_factory, "segments.import_members") == [{"added": 3, "unknown": 1, "members": 3}]
+    plain = c.post(f"/console/segments/{seg_id}/members/import",
+                   data={"csrf_token": token}, files={"file": ("ids.txt", b"SHOP-1\nSHOP-0\n", "text/plain")},
+                   follow_redirects=False)
+    assert plain.status_code == 303 and len(_members(session_factory, seg_id)) == 4
+
+
+def test_a_bad_import_names_the_line_and_adds_nobody(console_as, session_factory) -> None:
+    seg_id, _ids = _setup(session_factory, n=2)
+    c = console_as("manager")
+    token = csrf_of(c.get(f"/console/segments/{seg_id}").text)
+    cases = (
+        ({"file": ("list.csv", b"SHOP-0\nSHOP-1;x,y\n", "text/csv")}, "list.csv, line 2: several columns"),
+        ({"file": ("list.csv", b"external_id\nSHOP-0\n" + b"x" * 101 + b"\n", "text/csv")},
+         "list.csv, line 3: an external id of 1-100 characters"),
+        ({"file": ("latin.csv", b"SHOP-0\nS\xf8ren\n", "text/csv")}, "latin.csv, line 2: not UTF-8"),
+        (None, "choose a CSV file or paste external ids"),
+    )
+    for files, message in cases:
+        r = c.post(f"/console/segments/{seg_id}/members/import", data={"csrf_token": token}, files=files)
+        assert r.status_code == 400, (message, r.status_code)
+        error = re.search(r'<p class="field-error" id="e-import" role="alert">([^<]*)', r.text)
+        assert error and message in error.group(1), (message, error)
+    assert _members(session_factory, seg_id) == []
+    assert _audit(session_factory, "segments.import_members") == []
+    analyst = console_as("analyst")
+    read = analyst.get(f"/console/segments/{seg_id}")
+    assert 'id="f-import-file"' not in read.text
+    assert analyst.post(f"/console/segments/{seg_id}/members/import", data={"csrf_token": csrf_of(read.text),
+                        "external_ids": "SHOP-0"}).status_code == 403
+    assert c.post(f"/console/segments/{seg_id}/members/import", data={"external_ids": "SHOP-0"}).status_code == 403
+    assert _members(session_factory, seg_id) == []

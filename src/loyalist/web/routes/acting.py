@@ -9,6 +9,8 @@ work. `/x/new` routes are declared before `/x/{id}`, so "new" is never read as a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Annotated, Any
 
@@ -176,7 +178,7 @@ def _segment_view(request: Request, db: Session, segment_id: int, *, offset: int
             members["already"] = {c.id for c in found.items if svc.matches(db, customer_id=c.id, segment_id=row.id)}
             members["found_href"] = lambda o: url(request, here, offset=offset, find=find, find_offset=o) + "#found"
     manage = row.kind == "static" and not row.archived and auth.allows(me, "segments:write")
-    placed = {"find"} | ({"add-customer_id"} if members["found"] is not None else set()) \
+    placed = {"find", "import"} | ({"add-customer_id"} if members["found"] is not None else set()) \
         | ({"rm-customer_id"} if manage and page.items else set())
     members["top"] = [v for k, v in members["errors"].items() if k not in placed]  # no field on the page
     return _segment_page(request, segment=row, form=form, members=members, status_code=status_code)
@@ -248,6 +250,84 @@ async def segment_members_remove(request: Request, segment_id: int, db: DbDep,
                                  me: Annotated[ConsoleSession, Depends(needs("segments:write"))]) -> Response:
     """Remove the ticked members of a static segment (`segments.remove_members`, audited)."""
     return await _members_change(request, db, segment_id, me, adding=False)
+
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024  # a list of a million ids of 5 characters; a shop's export is far smaller
+IMPORT_MAX_IDS = 100_000
+
+
+def _ids_from_upload(text: str, *, source: str) -> list[str]:
+    """External ids from a CSV with an `external_id` column (any other columns ignored), or one id
+    per line; blank lines are skipped. Errors name `source` and the line."""
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    column = header.index("external_id") if "external_id" in header else None
+    ids: list[str] = []
+    for number, row in enumerate(rows[1:] if column is not None else rows, start=2 if column is not None else 1):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        if column is None and len(cells) > 1:
+            raise FormInvalid({"import": f"{source}, line {number}: several columns but no header with "
+                                         "external_id; put external_id in the first line or one id per line"})
+        value = cells[column] if column is not None and column < len(cells) else cells[0] if column is None else ""
+        if not value or len(value) > 100 or "\x00" in value:
+            raise FormInvalid({"import": f"{source}, line {number}: an external id of 1-100 characters is needed"})
+        ids.append(value)
+        if len(ids) > IMPORT_MAX_IDS:
+            raise FormInvalid({"import": f"{source}: more than {IMPORT_MAX_IDS:,} ids; split the list"})
+    return ids
+
+
+async def _uploaded_ids(form: Any) -> list[str]:
+    """The ids of the import form: the uploaded file's and the pasted ones, in that order."""
+    ids: list[str] = []
+    upload = form.get("file")
+    if upload is not None and not isinstance(upload, str) and upload.filename:
+        raw = await upload.read(IMPORT_MAX_BYTES + 1)
+        if len(raw) > IMPORT_MAX_BYTES:
+            raise FormInvalid({"import": f"{upload.filename}: larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB"})
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise FormInvalid({"import": f"{upload.filename}, line {line}: not UTF-8 text"}) from None
+        ids += _ids_from_upload(text, source=upload.filename)
+    pasted = form.get("external_ids")
+    if isinstance(pasted, str) and pasted.strip():
+        ids += _ids_from_upload(pasted, source="pasted ids")
+    if not ids:
+        raise FormInvalid({"import": "choose a CSV file or paste external ids, one per line"})
+    return ids
+
+
+@router.post("/segments/{segment_id}/members/import")
+async def segment_members_import(request: Request, segment_id: int, db: DbDep,
+                                 me: Annotated[ConsoleSession, Depends(needs("segments:write"))]) -> Response:
+    """Add customers to a static segment by external id, from a CSV file (an `external_id` column,
+    e.g. a shop system's export) or pasted ids (`segments.import_external_ids`: one transaction,
+    audited; ids matching no active customer are reported, not guessed)."""
+    svc = _svc("segments")
+    form = await request.form()
+    offset = Reader(dict(form)).integer("offset", minimum=0) or 0
+    try:
+        change = svc.import_external_ids(db, segment_id=segment_id, external_ids=await _uploaded_ids(form),
+                                         actor=me.actor)
+    except (FormInvalid, DomainError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        _restart(db)
+        message = exc.errors.get("import") if isinstance(exc, FormInvalid) else None
+        return _segment_view(request, db, segment_id, offset=offset, status_code=400,
+                             member_errors={"import": message or _member_errors(exc).popitem()[1]})
+    note = f"{change.added} added"
+    if change.unknown:
+        shown = ", ".join(change.unknown[:10]) + (f" and {len(change.unknown) - 10} more" if len(change.unknown) > 10
+                                                   else "")
+        note += f"; {len(change.unknown)} not found among active customers: {shown}"
+    note += f"; {change.members} members now."
+    return RedirectResponse(url(request, f"/segments/{segment_id}", offset=offset, flash=note) + "#members",
+                            status_code=303)
 
 
 @router.post("/segments/{segment_id}")
