@@ -47,9 +47,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _INT64_MAX = MAX_ROW_ID
 
 
-def _path_id_beyond_bigint(request: Request) -> bool:
+def _path_id_beyond_bigint(path: str) -> bool:
     """True when a numeric path segment (an id) is larger than any BIGINT row id."""
-    return any(segment.isdigit() and int(segment) > _INT64_MAX for segment in request.url.path.split("/"))
+    return any(segment.isdigit() and len(segment) >= 19 and int(segment) > _INT64_MAX for segment in path.split("/"))
 
 
 def _refused_query_parameter(request: Request) -> tuple[str, str] | None:
@@ -86,12 +86,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if _path_id_beyond_bigint(request):  # no row can have such an id: the thing does not exist
+        if _path_id_beyond_bigint(scope["path"]):  # no row can have such an id: the thing does not exist
             await JSONResponse(status_code=404, content={"error": {
                 "code": "not_found", "message": "no such id (beyond the largest possible)", "field": None}})(
                 scope, receive, send)
             return
-        refused = _refused_query_parameter(request)
+        refused = _refused_query_parameter(request) if scope.get("query_string") else None
         if refused is not None:
             name, why = refused
             await JSONResponse(status_code=422, content={"error": {
