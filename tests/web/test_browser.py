@@ -307,6 +307,15 @@ def test_manager_builds_a_segment_offer_survey_and_campaign(server, browser) -> 
     assert page.locator("fieldset.question").count() == 4
     page.get_by_role("button", name="Add a question").click()
     assert page.locator("#f-q-4-key").input_value() == "q5"
+    # a type change shows that type's parts at once (console.js), no round trip
+    url_before = page.url
+    assert not page.locator("#f-q-4-opt-0-code").is_visible() and not page.locator("#f-q-4-min").is_visible()
+    page.locator("#f-q-4-type").select_option("single_choice")
+    assert page.locator("#f-q-4-opt-0-code").is_visible() and not page.locator("#f-q-4-min").is_visible()
+    page.locator("#f-q-4-type").select_option("rating")
+    assert page.locator("#f-q-4-min").is_visible() and not page.locator("#f-q-4-opt-0-code").is_visible()
+    page.locator("#f-q-4-type").select_option("free_text")
+    assert not page.locator("#f-q-4-min").is_visible() and page.url == url_before
     page.get_by_label("Text (en)").last.fill("Anything else?")
     page.get_by_role("button", name="Move question 5 up").click()
     assert page.locator("#f-q-3-text_en").input_value() == "Anything else?"

@@ -51,7 +51,11 @@ def test_rows_are_created_from_a_template_and_saved_through_the_service(console_
                      r'<option value="">\(always ask\)</option>\s*<option value="score" selected>', page.text)
     assert 'id="f-q-0-show_if-question"' not in page.text  # the first question has nothing earlier
     assert 'name="q-3-opt-0-code" type="text" value="yes"' in page.text  # choices of the review question
-    assert 'id="f-q-0-opt-0-code"' not in page.text  # an NPS question has no choices
+    # an NPS question (fixed 0-10) uses neither a scale nor choices: both are on the page but hidden
+    # (console.js shows them when the type changes; the service only gets the submitted type's parts)
+    first = page.text.split('id="q-1"')[0].split('id="q-0"')[1]
+    assert 'data-qpart="choice" hidden' in first and 'data-qpart="rating" hidden' in first
+    assert 'id="f-q-0-opt-0-code"' in first
     token = csrf_of(page.text)
     form = {**SETTINGS, **_rows(score=SCORE, why=WHY), "csrf_token": token}
     ok = c.post("/console/surveys/new", data=form, follow_redirects=False)

@@ -319,7 +319,10 @@ def _editor_rows(form: dict[str, Any], errors: dict[str, str]) -> list[dict[str,
         p = f"q-{i}-"
         qtype = str(form.get(p + "type") or "free_text")
         choice, rating = qtype in CHOICE_TYPES, qtype == "rating"
-        options = int(form.get(p + "opt_count") or 0) + BLANK_OPTIONS if choice else 0
+        # Every row carries its scale and choice parts; the page hides those its type does not use
+        # (console.js shows them when the type changes, so no round trip is needed; the service is
+        # sent only the parts of the submitted type, see _questions_of).
+        options = (int(form.get(p + "opt_count") or 0) if choice else 0) + BLANK_OPTIONS
         shown = {"key", "type", "required", "text", "link", *(f"text_{loc}" for loc in LOCALES)}
         if rating:
             shown |= {"min", "max"}
@@ -347,7 +350,8 @@ def _survey_editor(request: Request, *, survey: Any, form: dict[str, Any], statu
                   survey=survey, form=form, errors=errors, locales=LOCALES, rows=_editor_rows(form, errors),
                   frozen=bool(survey and survey.response_count),
                   locale_options=[(loc, loc) for loc in LOCALES], kind_options=[(k, k.upper()) for k in KINDS],
-                  question_types=QUESTION_TYPES, type_options=[(t, t.replace("_", " ")) for t in QUESTION_TYPES],
+                  question_types=QUESTION_TYPES, choice_types=CHOICE_TYPES,
+                  type_options=[(t, t.replace("_", " ")) for t in QUESTION_TYPES],
                   template_options=[(t.code, t.name) for t in templates or []])
 
 

@@ -3,6 +3,8 @@
 // 2) Live SLA timers: elements with data-due (ISO time) show the time left, updated each minute.
 // 3) Segment editor: the member count of the rule being typed, from the segments engine
 //    (POST .../segments/preview, JSON), shown in the polite live region #preview.
+// 4) Survey editor: changing a question's type shows the parts that type uses (scale, choices) at
+//    once; without this file they appear after the next round trip.
 (function () {
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
@@ -47,5 +49,15 @@
       rule.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { preview(form); }, 600); });
     }
     if (button) { button.addEventListener("click", function (ev) { ev.preventDefault(); preview(form); }); }
+  });
+  document.addEventListener("change", function (ev) {
+    var select = ev.target, form = select.form;
+    if (!form || !form.hasAttribute("data-survey-editor") || !/^q-\d+-type$/.test(select.name || "")) { return; }
+    var row = select.closest("fieldset.question"), choice = (form.getAttribute("data-choice-types") || "").split(" ");
+    if (!row) { return; }
+    row.querySelectorAll("[data-qpart]").forEach(function (part) {
+      var kind = part.getAttribute("data-qpart");
+      part.hidden = !(kind === "rating" ? select.value === "rating" : choice.indexOf(select.value) >= 0);
+    });
   });
 })();
