@@ -15,7 +15,7 @@ from pathlib import Path
 import loyalist
 
 CORE = {"config", "db", "errors", "types", "clock", "migrate", "registry", "signing", "csrf", "audit", "staff",
-        "backup", "ratelimit", "migrations", "__init__"}
+        "backup", "ratelimit", "migrations", "runtime", "__init__"}
 DOMAIN_ORDER = [
     "interactions", "customers", "messaging", "tasks", "customer_auth", "purchases", "ledger", "tiers", "rewards",
     "events", "feedback", "surveys", "cases", "scores", "segments", "offers", "campaigns", "automation",
