@@ -72,16 +72,22 @@ def _drop_postgres(url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_config_caches() -> Iterator[None]:
-    """Process-local config caches (earning rules, API-key checks) forget every test's rows:
-    each test's transaction is rolled back, which no cache can observe."""
+    """Process-local config caches (earning rules, API-key checks, "any tier active") forget every
+    test's rows: each test's transaction is rolled back, which no cache can observe. (A test that
+    had created a tier left "tiers exist" cached for the next one, whose accrual then loaded the
+    tier table: one statement over the hot-path budget, depending on test order.)"""
     from loyalist.events import service as events_service
     from loyalist.staff import service as staff_service
+    from loyalist.tiers import service as tiers_service
 
-    events_service.invalidate_rule_cache()
-    staff_service.forget_api_keys()
+    def forget() -> None:
+        events_service.invalidate_rule_cache()
+        staff_service.forget_api_keys()
+        tiers_service.forget_active_tier_cache()
+
+    forget()
     yield
-    events_service.invalidate_rule_cache()
-    staff_service.forget_api_keys()
+    forget()
 
 
 @pytest.fixture(

@@ -223,12 +223,14 @@ def _metrics_for_all(
 _ANY_ACTIVE: dict[str, tuple[float, bool]] = {}
 
 
-def _forget_active(*_args: Any) -> None:
+def forget_active_tier_cache(*_args: Any) -> None:
+    """Drop the cached "any tier active" answers (a tier write here; tests whose rows were rolled
+    back, which no mapper event sees)."""
     _ANY_ACTIVE.clear()
 
 
 for _name in ("after_insert", "after_update", "after_delete"):
-    sa_event.listen(TierDefinition, _name, _forget_active)
+    sa_event.listen(TierDefinition, _name, forget_active_tier_cache)
 
 
 def any_active_tier(session: Session, *, max_age: float) -> bool:
